@@ -1,0 +1,1 @@
+"""Training engines: supervised / few-shot, semi-supervised and pretraining loops."""

@@ -1,0 +1,44 @@
+"""Shared fixtures: the real data beside the project, skipped clearly when absent."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("CARDIACSSL_DATA", ROOT.parent / "shared" / "data"))
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have the real data at {path}")
+        pytest.skip(f"real data not found at {path} (set CARDIACSSL_DATA or place ../shared/data beside the clone)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return _require(DATA)
+
+
+@pytest.fixture(scope="session")
+def acdc_dir() -> Path:
+    return _require(DATA / "acdc")
+
+
+@pytest.fixture(scope="session")
+def sunnybrook_dir() -> Path:
+    return _require(DATA / "sunnybrook")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _torch_threads():
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    except ImportError:
+        pass
