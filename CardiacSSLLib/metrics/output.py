@@ -1,0 +1,38 @@
+"""Writing result files: refuse to overwrite unless asked, never leave half-written files."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from CardiacSSLLib.errors import InputError, OutputExistsError
+
+
+def prepare_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Check ``path`` can be written; create its parent folder. Returns it as a Path."""
+    out = Path(path)
+    if out.is_dir():
+        raise InputError(f"{out} is a folder: give a file name")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the folder of {out}: {exc}") from exc
+    return out
+
+
+def write_atomic(path: str | os.PathLike, data: bytes | str, overwrite: bool = False) -> Path:
+    """Write ``data`` to a temporary file beside ``path`` and rename it into place."""
+    out = prepare_output(path, overwrite)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
