@@ -370,6 +370,10 @@ def pretrain(
     own_progress = progress is None and info.is_main
     if own_progress:
         progress = Progress(total=total, description=f"pretrain {cfg.method}")
+    elif progress is not None:
+        progress.total = total  # known only now (epochs x frames / batch)
+        if not info.is_main:
+            progress = None
 
     def record(kind: str, **data) -> None:
         if logf is not None:

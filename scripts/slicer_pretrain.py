@@ -1,0 +1,44 @@
+"""Run CardiacSSL pretraining inside Slicer's Python, without the GUI.
+
+    Slicer --no-main-window --python-script scripts/slicer_pretrain.py -- --method mim --data ... --out ...
+    PythonSlicer scripts/slicer_pretrain.py -- --method mim ...        (plain python works the same)
+
+No Slicer module is imported: this only makes ``CardiacSSLLib`` importable (from the installed
+extension's library folder when it is not already on the path) and calls the same ``main`` as
+``cardiacssl pretrain``. The process exit code is that of the run (0, 1, 2, 3 or 130).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+
+def _library_candidates() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    # source checkout: <repo>/scripts/..; installed extension: the module's folder beside lib/
+    return [here.parent, here.parent / "CardiacSSL", here.parent / "lib" / "Slicer-5.13" / "qt-scripted-modules"]
+
+
+def _ensure_library() -> None:
+    if importlib.util.find_spec("CardiacSSLLib") is not None:
+        return
+    for folder in _library_candidates():
+        if (folder / "CardiacSSLLib" / "__init__.py").is_file():
+            sys.path.insert(0, str(folder))
+            return
+    raise SystemExit("CardiacSSLLib not found: install the CardiacSSL extension or the CardiacSSLLib package")
+
+
+def _script_args(argv: list[str]) -> list[str]:
+    """Arguments after ``--`` (Slicer passes its own options before it); all of them when absent."""
+    return argv[argv.index("--") + 1 :] if "--" in argv else argv
+
+
+if __name__ == "__main__":
+    _ensure_library()
+    from CardiacSSLLib.cli.pretrain import main
+
+    code = main(_script_args(sys.argv[1:]))
+    sys.exit(code)
