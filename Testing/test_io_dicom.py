@@ -142,6 +142,7 @@ def test_phases_fall_back_to_instance_number(tmp_path):
     np.testing.assert_array_equal(cine.image[0, 1], stored_values(2, 1))
 
 
+@pytest.mark.filterwarnings("ignore:Invalid value for VR UI")
 def test_leading_zero_uids_are_tolerated(tmp_path):
     write_cine(tmp_path / "cine", n_phases=2, n_slices=2, series_uid="2.16.124.113543.6006.99.08975550791105350405")
     assert load_cine(tmp_path / "cine").image.shape == (2, 2, 6, 7)

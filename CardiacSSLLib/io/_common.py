@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from pathlib import Path
 
@@ -31,12 +32,54 @@ def natural_key(text: str) -> list:
 
 
 def read_image(path: Path) -> sitk.Image:
-    """``sitk.ReadImage`` with an :class:`InputError` instead of a raw ITK exception."""
+    """``sitk.ReadImage`` with an :class:`InputError` instead of a raw ITK exception.
+
+    NaN/inf voxels of floating-point NIfTI files are refused here: ITK 5.4's NIfTI reader
+    silently turns them into 0 (fixed only in ITK 6), so they are counted in the raw file.
+    """
     try:
-        return sitk.ReadImage(str(path))
+        img = sitk.ReadImage(str(path))
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
         raise InputError(f"cannot read image {path}: not a readable NIfTI/NRRD/MetaImage file ({first})") from exc
+    if has_suffix(Path(path), NIFTI_SUFFIXES) and img.GetPixelID() in _FLOAT_PIXELS:
+        bad = nifti_nonfinite_count(Path(path))
+        if bad:
+            raise InputError(
+                f"{path} holds {bad} NaN or infinite voxels: the image is corrupt or not an intensity image"
+            )
+    return img
+
+
+_FLOAT_PIXELS = (sitk.sitkFloat32, sitk.sitkFloat64, sitk.sitkVectorFloat32, sitk.sitkVectorFloat64)
+_NIFTI_FLOAT_TYPES = {16: "f4", 64: "f8"}
+
+
+def nifti_nonfinite_count(path: Path) -> int:
+    """Number of NaN/inf values stored in a float32/float64 NIfTI-1 or NIfTI-2 file (0 otherwise)."""
+    opener = gzip.open if lower_name(path).endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        raw = fh.read()
+    for endian in ("<", ">"):
+        sizeof_hdr = int(np.frombuffer(raw, endian + "i4", count=1)[0])
+        if sizeof_hdr == 348:  # NIfTI-1
+            dims = np.frombuffer(raw, endian + "i2", count=8, offset=40)
+            datatype = int(np.frombuffer(raw, endian + "i2", count=1, offset=70)[0])
+            offset = int(np.frombuffer(raw, endian + "f4", count=1, offset=108)[0])
+            break
+        if sizeof_hdr == 540:  # NIfTI-2
+            dims = np.frombuffer(raw, endian + "i8", count=8, offset=16)
+            datatype = int(np.frombuffer(raw, endian + "i2", count=1, offset=12)[0])
+            offset = int(np.frombuffer(raw, endian + "i8", count=1, offset=168)[0])
+            break
+    else:
+        return 0
+    if datatype not in _NIFTI_FLOAT_TYPES:
+        return 0
+    count = int(np.prod([max(int(d), 1) for d in dims[1 : 1 + int(dims[0])]]))
+    dtype = np.dtype(endian + _NIFTI_FLOAT_TYPES[datatype])
+    count = min(count, (len(raw) - offset) // dtype.itemsize)
+    return int(np.count_nonzero(~np.isfinite(np.frombuffer(raw, dtype, count=count, offset=offset))))
 
 
 def geometry_from_image(img: sitk.Image) -> Geometry:
