@@ -16,7 +16,7 @@ NAMES = {LV: "LV", MYO: "MYO", RV: "RV"}
 # Colours (0-1 RGB) and SNOMED CT codes used by the Slicer module and the overlays.
 COLORS = {LV: (0.86, 0.24, 0.20), MYO: (0.30, 0.69, 0.29), RV: (0.22, 0.49, 0.72)}
 SNOMED = {
-    LV: ("SCT", "4034004", "Left ventricle cavity"),   # blood pool
+    LV: ("SCT", "4034004", "Left ventricle cavity"),  # blood pool
     MYO: ("SCT", "74281007", "Myocardium of left ventricle"),
     RV: ("SCT", "6600000", "Right ventricle cavity"),
 }

@@ -69,15 +69,11 @@ class UNet2D(nn.Module):
             UnetBasicBlock(2, self.config.in_channels if i == 0 else f[i - 1], f[i], 3, 1 if i == 0 else 2, norm)
             for i in range(len(f))
         )
-        self.decoder = nn.ModuleList(
-            UnetUpBlock(2, f[i + 1], f[i], 3, 1, 2, norm) for i in reversed(range(len(f) - 1))
-        )
+        self.decoder = nn.ModuleList(UnetUpBlock(2, f[i + 1], f[i], 3, 1, 2, norm) for i in reversed(range(len(f) - 1)))
         self.head = UnetOutBlock(2, f[0], self.config.out_channels)
         n_deep = min(self.config.deep_supervision_heads, len(f) - 2) if self.config.deep_supervision else 0
         # decoder stage k (0 = coarsest) has f[-2-k] channels; heads on stages just above the finest
-        self.deep_heads = nn.ModuleList(
-            UnetOutBlock(2, f[1 + j], self.config.out_channels) for j in range(n_deep)
-        )
+        self.deep_heads = nn.ModuleList(UnetOutBlock(2, f[1 + j], self.config.out_channels) for j in range(n_deep))
 
     @property
     def encoder_channels(self) -> tuple[int, ...]:

@@ -1,0 +1,107 @@
+"""``cardiacssl finetune``: supervised / few-shot fine-tuning from a backbone, a model or scratch."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from CardiacSSLLib.cli.common import add_progress_args, make_progress
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("finetune", help="fine-tune a segmentation model on labelled data (few-shot or full)")
+    p.add_argument("--init", help="pretrained backbone or segmentation model (name or path); omit for scratch")
+    p.add_argument("--train-set", help="training-set folder (the corrections saved by the Slicer module)")
+    p.add_argument("--acdc", help="ACDC SSL4MIS HDF5 root (with data/ and *.list)")
+    p.add_argument(
+        "--acdc-patients",
+        default="",
+        help="ACDC training patients: a number n (sampled from train.list by --seed) or ids",
+    )
+    p.add_argument("--acdc-val", default="val", help="'val', 'none' or comma list of patientNNN_frameNN volumes")
+    p.add_argument("--name", help="register the result as a user model with this name (see `cardiacssl models`)")
+    p.add_argument("--out", help="output folder (default: the user model folder of --name)")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--patch-size", type=int, default=160)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--features", default="16,32,64,128,256", help="U-Net widths (scratch only)")
+    p.add_argument("--val-every", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue a cancelled run in --out")
+    p.add_argument("--overwrite", action="store_true")
+    add_progress_args(p)
+    p.set_defaults(run=run)
+
+
+def config_from_args(args: argparse.Namespace):
+    from CardiacSSLLib.engine.finetune import FinetuneConfig
+    from CardiacSSLLib.engine.sources import acdc_patients, sample_patients
+    from CardiacSSLLib.errors import InputError
+    from CardiacSSLLib.registry import user_model_dir
+
+    if not args.out and not args.name:
+        raise InputError("give --name (a user model) or --out (a folder)")
+    out = Path(args.out) if args.out else user_model_dir(args.name)
+    train, val = [], []
+    if args.acdc:
+        spec = args.acdc_patients.strip()
+        if spec.isdigit():
+            train = sample_patients(acdc_patients(args.acdc, "train"), int(spec), args.seed)
+        elif spec:
+            train = [s.strip() for s in spec.split(",") if s.strip()]
+        if args.acdc_val == "val":
+            val = [f"{p}_frame{f}" for p in acdc_patients(args.acdc, "val") for f in ("01", "02")]
+        elif args.acdc_val not in ("", "none"):
+            val = [s.strip() for s in args.acdc_val.split(",")]
+    if not (train or args.train_set):
+        raise InputError("no training data: give --train-set and/or --acdc with --acdc-patients")
+    try:
+        features = tuple(int(f) for f in args.features.split(","))
+    except ValueError as exc:
+        raise InputError(f"--features must be comma-separated integers, got {args.features!r}") from exc
+    return FinetuneConfig(
+        out=str(out),
+        init=args.init,
+        train_set=args.train_set,
+        acdc_root=args.acdc,
+        acdc_train=train,
+        acdc_val=val,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        patch_size=args.patch_size,
+        lr=args.lr,
+        features=features,
+        val_every=args.val_every,
+        seed=args.seed,
+        device=args.device,
+        name=args.name or out.name,
+        overwrite=args.overwrite,
+        resume=args.resume,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from CardiacSSLLib.engine.finetune import finetune
+    from CardiacSSLLib.engine.progress import CancelToken
+
+    cfg = config_from_args(args)
+    cancel = CancelToken()
+    restore = cancel.install_signal_handlers()
+    progress = make_progress(args, total=cfg.steps, description="fine-tune")
+    try:
+        stem = finetune(cfg, progress=progress, cancel=cancel)
+    finally:
+        restore()
+    if not args.json_progress:
+        cfg_out = json.loads(stem.with_suffix(".json").read_text())
+        print(f"model: {stem}.safetensors")
+        if cfg_out.get("validation"):
+            print(
+                "validation Dice: "
+                + ", ".join(f"{k} {v:.3f}" for k, v in cfg_out["validation"].items() if isinstance(v, float))
+            )
+        sys.stdout.flush()
+    return 0

@@ -1,0 +1,74 @@
+"""``cardiacssl`` entry point: subcommands, and errors turned into messages and exit codes.
+
+Exit codes: 0 success, 1 unexpected failure, 2 bad input, 3 model problem, 130 cancelled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from CardiacSSLLib import __version__
+from CardiacSSLLib.errors import CardiacSSLError
+
+SUBCOMMANDS = ("segment", "finetune", "pretrain", "evaluate", "metrics", "models", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    parser = argparse.ArgumentParser(prog="cardiacssl", description="Cardiac cine MRI segmentation with SSL U-Nets")
+    parser.add_argument("--version", action="version", version=f"cardiacssl {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"CardiacSSLLib.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"CardiacSSLLib.cli.{name}":
+                raise
+            continue  # a subcommand not installed in this build
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from CardiacSSLLib.cli.common import setup_logging
+
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: 2 for bad usage, 0 for --help
+        return int(exc.code or 0)
+    setup_logging(args.verbose)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except CardiacSSLError as exc:
+        print(f"cardiacssl {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"cardiacssl {args.command}: cancelled", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"cardiacssl {args.command}: out of memory; try --device cpu or fewer frames", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - last resort: a message, plus the traceback with -v
+        logging.getLogger("cardiacssl").debug("failure", exc_info=True)
+        print(
+            f"cardiacssl {args.command}: failed: {type(exc).__name__}: {exc}"
+            + ("" if args.verbose else " (run with -v for details)"),
+            file=sys.stderr,
+        )
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""``cardiacssl models``: list bundled and user models, show a model card."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("models", help="list models (bundled and your own) or show one model's card")
+    p.add_argument("name", nargs="?", help="show this model's card")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from CardiacSSLLib.checkpoint import read_config
+    from CardiacSSLLib.registry import default_model_name, list_models, resolve
+
+    if args.name:
+        entry = resolve(args.name)
+        if args.json:
+            print(json.dumps(read_config(entry.path), indent=2))
+        elif entry.card and entry.card.exists():
+            print(entry.card.read_text())
+        else:
+            print(json.dumps(read_config(entry.path), indent=2))
+        return 0
+    entries = list_models()
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {"name": e.name, "kind": e.kind, "origin": e.origin, "path": str(e.path), "summary": e.summary}
+                    for e in entries
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    if not entries:
+        print("no models installed")
+        return 0
+    default = default_model_name()
+    print(f"{'name':<28} {'kind':<13} {'origin':<8} accuracy")
+    for e in entries:
+        acc = e.summary.get("dice") or e.summary.get("validation") or {}
+        acc_s = (
+            ", ".join(f"{k} {v:.3f}" for k, v in acc.items() if isinstance(v, float)) if isinstance(acc, dict) else acc
+        )
+        mark = " (default)" if e.name == default else ""
+        print(f"{e.name + mark:<28} {e.kind:<13} {e.origin:<8} {acc_s}")
+    return 0

@@ -1,0 +1,148 @@
+"""``cardiacssl segment``: segment a cine, write the label map in native geometry, metrics and overlay."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from CardiacSSLLib.cli.common import add_progress_args, make_progress, parse_frames, prepare_out_dir
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("segment", help="segment a short-axis cine (DICOM folder, 4D NIfTI, NRRD, frames...)")
+    p.add_argument("input", help="DICOM folder, 4D .nii/.nii.gz, .seq.nrrd, folder of 3D frames, ACDC/M&Ms folder")
+    p.add_argument("--model", default="default", help="registry name (see `cardiacssl models`) or checkpoint path")
+    p.add_argument("--frames", default="all", help="all | ed-es | comma list of frame indices")
+    p.add_argument("--out", help="output folder (default: ./<input name>_cardiacssl)")
+    p.add_argument(
+        "--format", default="nii.gz", choices=["nii.gz", "nii", "nrrd", "seg.nrrd"], help="segmentation file format"
+    )
+    p.add_argument("--series", help="DICOM SeriesInstanceUID when the folder holds several cine series")
+    p.add_argument("--tta", action="store_true", help="flip test-time augmentation (4x slower)")
+    p.add_argument("--no-cleanup", action="store_true", help="keep all connected components")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs in --out")
+    add_progress_args(p)
+    p.set_defaults(run=run)
+
+
+def segment_to_folder(cine, args, out: Path) -> dict:
+    """Segment ``cine`` and write segmentation, metrics, overlay and curve into ``out``; returns a summary."""
+    import numpy as np
+
+    from CardiacSSLLib.inference import segment_cine
+    from CardiacSSLLib.io import write_segmentation
+    from CardiacSSLLib.metrics.clinical import clinical_metrics
+    from CardiacSSLLib.metrics.plots import plot_volume_curve
+    from CardiacSSLLib.overlay import save_overlay_png
+
+    frames = parse_frames(args.frames, cine.n_frames)
+    want_edes = frames == "ed-es"
+    run_frames = list(range(cine.n_frames)) if want_edes else frames
+    progress = make_progress(args, total=1, description="segment")
+    label = segment_cine(
+        args.model,
+        cine,
+        frames=run_frames,
+        device=args.device,
+        tta=args.tta,
+        cleanup=not args.no_cleanup,
+        progress=progress,
+    )
+    progress.close()
+    full = np.zeros(cine.image.shape, dtype=np.uint8)
+    full[run_frames] = label
+    summary: dict = {"input": str(args.input), "frames": run_frames, "model": args.model}
+    result = None
+    if cine.geometry.spacing_known:
+        result = clinical_metrics(
+            full[run_frames],
+            cine.geometry,
+            None if cine.trigger_times_ms is None else cine.trigger_times_ms[run_frames],
+            frames=run_frames,
+        )
+        summary["metrics"] = result.to_dict()
+    else:
+        summary["metrics"] = "not computed: pixel spacing unknown"
+    out_frames = run_frames
+    if want_edes:
+        if result is None:
+            from CardiacSSLLib.errors import InputError
+
+            raise InputError("ED/ES detection needs volumes, but this image has no pixel spacing")
+        out_frames = [result.ed_frame, result.es_frame]
+        summary["frames"] = out_frames
+    seg_label = full[out_frames] if len(out_frames) < cine.n_frames else full
+    seg_cine = cine if len(out_frames) == cine.n_frames else _subset(cine, out_frames)
+    seg_path = write_segmentation(seg_label, seg_cine, out / f"segmentation.{args.format}", overwrite=args.overwrite)
+    summary["segmentation"] = str(seg_path)
+    mid = out_frames[0]
+    save_overlay_png(cine, full, out / "overlay.png", frame=mid)
+    summary["overlay"] = str(out / "overlay.png")
+    if result is not None:
+        result.to_csv(out / "metrics.csv", overwrite=args.overwrite)
+        result.to_json(out / "metrics.json", overwrite=args.overwrite)
+        if len(run_frames) > 1:
+            plot_volume_curve(result, out / "volume_curve.png")
+            summary["volume_curve"] = str(out / "volume_curve.png")
+    return summary
+
+
+def _subset(cine, frames):
+    from dataclasses import replace
+
+    return replace(
+        cine,
+        image=cine.image[frames],
+        label=None,
+        labelled=None,
+        trigger_times_ms=None if cine.trigger_times_ms is None else cine.trigger_times_ms[frames],
+        frame_names=None,
+    )
+
+
+def print_summary(summary: dict, json_mode: bool) -> None:
+    if json_mode:
+        print(json.dumps({"event": "done", **summary}, default=float))
+        return
+    m = summary.get("metrics")
+    print(f"segmentation: {summary['segmentation']}")
+    print(f"overlay:      {summary['overlay']}")
+    if isinstance(m, dict):
+        s = m.get("summary", m)
+        print("clinical metrics:")
+        for key in (
+            "ed_frame",
+            "es_frame",
+            "lv_edv_ml",
+            "lv_esv_ml",
+            "lv_sv_ml",
+            "lv_ef_pct",
+            "rv_edv_ml",
+            "rv_esv_ml",
+            "rv_sv_ml",
+            "rv_ef_pct",
+            "lv_mass_g",
+        ):
+            if key in s:
+                v = s[key]
+                print(f"  {key:<10} {v:8.1f}" if isinstance(v, float) else f"  {key:<10} {v}")
+    else:
+        print(f"metrics: {m}")
+    sys.stdout.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from CardiacSSLLib.io import load_cine
+
+    cine = load_cine(args.input, series=args.series)
+    name = cine.name or Path(args.input).name.split(".")[0]
+    out = prepare_out_dir(
+        args.out or f"{name}_cardiacssl",
+        args.overwrite,
+        [f"segmentation.{args.format}", "metrics.csv", "metrics.json", "overlay.png"],
+    )
+    summary = segment_to_folder(cine, args, out)
+    print_summary(summary, args.json_progress)
+    return 0

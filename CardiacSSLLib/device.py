@@ -1,0 +1,41 @@
+"""Pick the compute device: GPU when present and usable, CPU otherwise, with clear errors."""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from CardiacSSLLib.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    name = (name or "auto").lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name in ("gpu", "cuda") or name.startswith("cuda:"):
+        if not torch.cuda.is_available():
+            raise InputError(
+                "a GPU was requested but PyTorch sees no usable CUDA device "
+                f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); use --device cpu "
+                "or install a CUDA build of torch (see README)"
+            )
+        return torch.device("cuda" if name == "gpu" else name)
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "mps":
+        return torch.device("mps")
+    raise InputError(f"unknown device {name!r}: use auto, cpu, gpu or cuda:N")
+
+
+def autocast(device: torch.device, enabled: bool = True):
+    """bf16 autocast on CUDA (no grad scaler needed), a no-op elsewhere."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)

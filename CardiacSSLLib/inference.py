@@ -1,0 +1,117 @@
+"""Segment a cine: every slice of every requested frame in large batches, native geometry out.
+
+Flow: normalise the whole cine once -> resample all slices in plane to the model's
+spacing (one batched interpolate) -> pad to the network's divisor -> forward in batches
+(bf16 autocast on GPU, optional flip TTA) -> probabilities back to the native grid ->
+argmax -> 3D connected-component clean-up per frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from CardiacSSLLib.cine import Cine
+from CardiacSSLLib.device import autocast, resolve_device
+from CardiacSSLLib.engine.progress import CancelToken, Progress
+from CardiacSSLLib.models.unet import UNet2D
+from CardiacSSLLib.preprocess import from_network, normalize_intensity, plan_grid, to_network
+
+log = logging.getLogger(__name__)
+
+
+def load_model(model: str | Path | UNet2D, verify: bool = True) -> tuple[UNet2D, dict]:
+    """A ready model from a registry name, a checkpoint path, or an instance (config from it)."""
+    if isinstance(model, UNet2D):
+        return model, getattr(model, "cardiacssl_config", {"network": model.config.to_dict()})
+    from CardiacSSLLib.checkpoint import load_unet
+    from CardiacSSLLib.errors import ModelError
+    from CardiacSSLLib.registry import resolve
+
+    entry = resolve(str(model))
+    net, cfg = load_unet(entry.path, verify=verify)
+    if entry.sha256 and cfg.get("sha256") != entry.sha256:
+        raise ModelError(f"model {entry.name}: config sha256 does not match the registry")
+    if cfg.get("kind", "segmentation") != "segmentation":
+        raise ModelError(
+            f"{entry.name} is a {cfg.get('kind')} checkpoint (pretrained backbone), not a segmentation model: "
+            "fine-tune it first (cardiacssl finetune --init ...)"
+        )
+    net.cardiacssl_config = cfg
+    return net, cfg
+
+
+def keep_largest_components(label: np.ndarray, structures: Sequence[int] = (1, 2, 3)) -> np.ndarray:
+    """Keep the largest 3D-connected component of each structure in a ``(Z, Y, X)`` label map."""
+    from monai.transforms import KeepLargestConnectedComponent
+
+    present = [s for s in structures if (label == s).any()]
+    if not present:
+        return label
+    cc = KeepLargestConnectedComponent(applied_labels=present, is_onehot=False, independent=True, connectivity=3)
+    return np.asarray(cc(torch.from_numpy(label[None].astype(np.int64)))[0]).astype(np.uint8)
+
+
+def _forward(model: UNet2D, x: torch.Tensor, tta: bool) -> torch.Tensor:
+    probs = torch.softmax(model(x).float(), dim=1)
+    if tta:
+        for dims in ((-1,), (-2,), (-2, -1)):
+            probs += torch.softmax(model(torch.flip(x, dims)).float(), dim=1).flip(dims)
+        probs /= 4
+    return probs
+
+
+def segment_cine(
+    model: str | Path | UNet2D,
+    cine: Cine,
+    frames: Sequence[int] | None = None,
+    device: str = "auto",
+    tta: bool = False,
+    batch_size: int = 32,
+    cleanup: bool = True,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
+    """Label map ``uint8 (len(frames), Z, Y, X)`` (canonical labels) on the cine's native grid."""
+    net, cfg = load_model(model)
+    dev = resolve_device(device)
+    net = net.to(dev).eval()
+    frames = list(range(cine.n_frames)) if frames is None else [int(f) for f in frames]
+    target = cfg.get("preprocess", {}).get("target_spacing")
+    g = cine.geometry
+    grid = plan_grid(
+        cine.image.shape[-2:],
+        (g.spacing[1], g.spacing[0]) if g.spacing_known else None,
+        target,
+        net.config.divisor,
+    )
+    image = normalize_intensity(cine.image[frames])
+    n_z = cine.n_slices
+    flat = torch.from_numpy(image.reshape(-1, 1, *image.shape[-2:]))
+    out = np.empty((flat.shape[0], *image.shape[-2:]), dtype=np.uint8)
+    n_batches = -(-flat.shape[0] // batch_size)
+    if progress is not None:
+        progress.total = n_batches
+    with torch.inference_mode():
+        for b in range(n_batches):
+            if cancel is not None:
+                cancel.check()
+            chunk = flat[b * batch_size : (b + 1) * batch_size]
+            x = to_network(chunk, grid).to(dev)
+            if dev.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            with autocast(dev):
+                probs = _forward(net, x, tta)
+            probs = from_network(probs.float(), grid)
+            out[b * batch_size : b * batch_size + chunk.shape[0]] = probs.argmax(1).to(torch.uint8).cpu().numpy()
+            if progress is not None:
+                progress.step(b + 1, stage="segment")
+    label = out.reshape(len(frames), n_z, *image.shape[-2:])
+    if cleanup:
+        for t in range(label.shape[0]):
+            label[t] = keep_largest_components(label[t])
+    return label
