@@ -85,7 +85,8 @@ def save_overlay_png(
 ) -> Path:
     """Write a montage of ``slices`` of ``frame`` with LV/MYO/RV coloured (``labels.COLORS``).
 
-    ``label`` is ``(T, Z, Y, X)`` or the ``(Z, Y, X)`` map of ``frame``; None uses
+    ``label`` is ``(T, Z, Y, X)`` or the ``(Z, Y, X)`` map of ``frame`` (frame 0 when
+    ``frame`` is None); None uses
     ``cine.label`` (and with no label at all the montage is the image alone).
     ``frame`` None picks the frame with the largest LV (ED), or 0 without labels;
     ``slices`` None picks the mid-ventricular third of the slices holding LV, ``"all"``
