@@ -1,0 +1,215 @@
+"""Segment a cine in the scene with a registry model: MRML in, segmentation (sequence) out.
+
+No GUI here: errors are raised (``InputError``, ``OutputExistsError``, ``ModelError``) and
+the widget shows them. All learning and predicting is CardiacSSLLib's.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from CardiacSSLLib.cine import Cine
+from CardiacSSLLib.errors import InputError, OutputExistsError
+from CardiacSSLLogic import mrml_convert
+
+logger = logging.getLogger(__name__)
+
+FRAMES_CURRENT, FRAMES_EDES, FRAMES_ALL = "current", "ed-es", "all"
+FRAME_MODES = (FRAMES_CURRENT, FRAMES_EDES, FRAMES_ALL)
+INPUT_ATTRIBUTE = "CardiacSSL.inputNodeID"
+MODEL_ATTRIBUTE = "CardiacSSL.model"
+FRAMES_ATTRIBUTE = "CardiacSSL.frames"
+
+
+@dataclass
+class ModelChoice:
+    name: str
+    origin: str  # bundled | user
+    accuracy: str  # e.g. "val Dice 0.87" or "" when unknown
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.origin}{', ' + self.accuracy if self.accuracy else ''})"
+
+
+@dataclass
+class SegmentationResult:
+    segmentation: object  # vtkMRMLSegmentationNode shown in the views (a proxy for several frames)
+    frames: list[int]
+    label: np.ndarray  # (len(frames), Z, Y, X) canonical
+    model: str
+    sequence: mrml_convert.SequenceNodes | None = None
+    ed_es: tuple[int, int] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _accuracy(summary: dict) -> str:
+    """A short accuracy text from a registry summary (bundled card numbers or user validation)."""
+    for key in ("val_dice", "dice", "mean_dice"):
+        if isinstance(summary.get(key), (int, float)):
+            return f"Dice {summary[key]:.3f}"
+    validation = summary.get("validation") or {}
+    for key in ("mean", "dice", "val_dice"):
+        if isinstance(validation.get(key), (int, float)):
+            return f"val Dice {validation[key]:.3f}"
+    return ""
+
+
+def list_models() -> list[ModelChoice]:
+    """Segmentation models of the registry (bundled, then user) with their stated accuracy."""
+    from CardiacSSLLib.registry import list_models as registry_models
+
+    return [ModelChoice(e.name, e.origin, _accuracy(e.summary)) for e in registry_models(kind="segmentation")]
+
+
+def gpu_message(device: str) -> str | None:
+    """A clear sentence when a GPU was asked for (or would help) but none is usable; None otherwise."""
+    import torch
+
+    if torch.cuda.is_available():
+        return None
+    if device == "gpu":
+        return (
+            f"No usable GPU: PyTorch {torch.__version__} sees no CUDA device (CUDA build: "
+            f"{torch.version.cuda or 'none'}). Choose CPU, or install a CUDA build with the PyTorch extension."
+        )
+    return "No usable GPU: running on the CPU (slower)."
+
+
+class SegmentLogic:
+    """``segment(input_node, model, frames, device)`` -> segmentation node(s) aligned with the input."""
+
+    def __init__(self, scene) -> None:
+        self.scene = scene
+
+    def input_cine(self, node) -> Cine:
+        return mrml_convert.node_to_cine(node)
+
+    def current_frame(self, node) -> int:
+        """Frame shown now for a sequence proxy (0 for a plain volume)."""
+        browser = mrml_convert.browser_for_node(node) if node is not None else None
+        return int(browser.GetSelectedItemNumber()) if browser is not None else 0
+
+    def existing_segmentation(self, input_node):
+        """The segmentation this module made earlier for ``input_node``, or None."""
+        for i in range(self.scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode")):
+            node = self.scene.GetNthNodeByClass(i, "vtkMRMLSegmentationNode")
+            if node.GetAttribute(INPUT_ATTRIBUTE) == input_node.GetID():
+                return node
+        return None
+
+    def frames_to_run(self, mode: str, cine: Cine, current: int) -> list[int]:
+        if mode not in FRAME_MODES:
+            raise InputError(f"unknown frame choice {mode!r}: use one of {', '.join(FRAME_MODES)}")
+        if mode == FRAMES_CURRENT or cine.n_frames == 1:
+            return [min(max(current, 0), cine.n_frames - 1)]
+        return list(range(cine.n_frames))
+
+    def segment(
+        self,
+        input_node,
+        model: str,
+        frames: str = FRAMES_CURRENT,
+        device: str = "auto",
+        overwrite: bool = False,
+        progress=None,
+        cancel=None,
+    ) -> SegmentationResult:
+        """Segment and add the result to the scene; refuses to replace an earlier result unless ``overwrite``."""
+        from CardiacSSLLib.inference import segment_cine
+
+        if input_node is None:
+            raise InputError("no input selected: pick a cine sequence or a volume")
+        if not model:
+            raise InputError("no model selected: pick one from the list (or fine-tune one)")
+        previous = self.existing_segmentation(input_node)
+        if previous is not None and not overwrite:
+            raise OutputExistsError(
+                f"{input_node.GetName()!r} already has a segmentation ({previous.GetName()!r}); "
+                "replace it (corrections made there would be lost)?"
+            )
+        cine = self.input_cine(input_node)
+        run = self.frames_to_run(frames, cine, self.current_frame(input_node))
+        label = segment_cine(model, cine, frames=run, device=device, progress=progress, cancel=cancel)
+        ed_es = None
+        if frames == FRAMES_EDES and cine.n_frames > 1:
+            ed_es = self._ed_es(label, cine, run)
+            keep = [run.index(ed_es[0]), run.index(ed_es[1])]
+            run, label = [run[i] for i in keep], label[keep]
+        if previous is not None:
+            self.remove_result(previous)
+        return self._add_result(input_node, cine, run, label, model, ed_es)
+
+    @staticmethod
+    def _ed_es(label: np.ndarray, cine: Cine, run: list[int]) -> tuple[int, int]:
+        from CardiacSSLLib.metrics.clinical import clinical_metrics
+
+        if not cine.geometry.spacing_known:
+            raise InputError("ED/ES detection needs volumes, but this image has no pixel spacing: pick frames")
+        times = None if cine.trigger_times_ms is None else cine.trigger_times_ms[run]
+        result = clinical_metrics(label, cine.geometry, times)  # frame numbers index ``label``
+        return run[int(result.ed_frame)], run[int(result.es_frame)]
+
+    def _add_result(self, input_node, cine, run, label, model, ed_es) -> SegmentationResult:
+        name = f"{input_node.GetName()} segmentation"
+        index_values = mrml_convert.index_values_of(input_node)
+        if index_values is None:
+            node = mrml_convert.new_segmentation_node(self.scene, name, label[0], cine.geometry, input_node)
+            seq = None
+        else:
+            sequence, browser = mrml_convert.sequence_of(input_node)
+            seq = mrml_convert.label_to_segmentation_sequence(
+                self.scene,
+                name,
+                label,
+                cine.geometry,
+                [index_values[t] for t in run],
+                index_name=sequence.GetIndexName(),
+                index_unit=sequence.GetIndexUnit(),
+                browser=browser,
+            )
+            node = seq.proxy
+            seq.sequence.SetAttribute(INPUT_ATTRIBUTE, input_node.GetID())
+        for target in (node,) if seq is None else (node, seq.sequence):
+            if target is None:
+                continue
+            target.SetAttribute(INPUT_ATTRIBUTE, input_node.GetID())
+            target.SetAttribute(MODEL_ATTRIBUTE, str(model))
+            target.SetAttribute(FRAMES_ATTRIBUTE, ",".join(str(t) for t in run))
+        if node is not None and hasattr(node, "SetReferenceImageGeometryParameterFromVolumeNode"):
+            node.SetNodeReferenceID(node.GetReferenceImageGeometryReferenceRole(), input_node.GetID())
+        return SegmentationResult(node, run, label, str(model), seq, ed_es)
+
+    def remove_result(self, segmentation_node) -> None:
+        """Remove a segmentation made by this module, with its sequence when it has one."""
+        sequence, browser = mrml_convert.sequence_of(segmentation_node)
+        if browser is not None and sequence is not None:
+            browser.RemoveSynchronizedSequenceNode(sequence.GetID())
+            if browser.GetMasterSequenceNode() is None:
+                self.scene.RemoveNode(browser)
+        if sequence is not None:
+            self.scene.RemoveNode(sequence)
+        if segmentation_node.GetScene() is not None:
+            self.scene.RemoveNode(segmentation_node)
+
+    def frame_labels(self, segmentation_node, input_node) -> list[tuple[int, np.ndarray]]:
+        """``[(frame index, canonical label (Z, Y, X))]`` of a result, with the user's edits."""
+        if input_node is None:
+            raise InputError("the input image of this segmentation is not in the scene any more")
+        volume = self._frame_volume(input_node)
+        geometry = mrml_convert.volume_geometry(volume)
+        shape = tuple(reversed(volume.GetImageData().GetDimensions()))
+        index_values = mrml_convert.index_values_of(input_node)
+        out = []
+        for value, node in mrml_convert.segmentation_items(segmentation_node):
+            frame = 0 if value is None or index_values is None else index_values.index(value)
+            out.append((frame, mrml_convert.label_from_segmentation(node, geometry, shape)))
+        return out
+
+    @staticmethod
+    def _frame_volume(input_node):
+        sequence, _ = mrml_convert.sequence_of(input_node)
+        return input_node if sequence is None else sequence.GetNthDataNode(0)

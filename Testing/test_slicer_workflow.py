@@ -1,0 +1,152 @@
+"""The module's logic on real MRML (slicer-core): segment, correct, training set, fine-tune, metrics."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+slicer = pytest.importorskip("slicer", reason="slicer-core is needed for the MRML tests")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "CardiacSSL"))  # the module folder, as Slicer does
+
+from CardiacSSLLogic import mrml_convert  # noqa: E402
+from CardiacSSLLogic.finetune_logic import FinetuneLogic  # noqa: E402
+from CardiacSSLLogic.finetune_runner import RunResult, RunState  # noqa: E402
+from CardiacSSLLogic.metrics_logic import MetricsLogic  # noqa: E402
+from CardiacSSLLogic.segment_logic import SegmentLogic  # noqa: E402
+from CardiacSSLLogic.signals import Signal  # noqa: E402
+from CardiacSSLLogic.workflow_check import make_tiny_model, run_workflow_check, user_home  # noqa: E402
+
+from CardiacSSLLib.errors import InputError, OutputExistsError  # noqa: E402
+
+
+@pytest.fixture()
+def phantom():
+    from CardiacSSLLib.phantom import make_phantom
+
+    return make_phantom(n_frames=6, n_slices=3, size=48, seed=2)
+
+
+@pytest.fixture()
+def oracle(monkeypatch, phantom):
+    """A 'model' that returns the phantom's true labels: checks the logic, not a network."""
+    import CardiacSSLLib.inference as inference
+
+    def segment_cine(model, cine, frames=None, **kwargs):
+        frames = list(range(cine.n_frames)) if frames is None else list(frames)
+        return phantom.label[frames].copy()
+
+    monkeypatch.setattr(inference, "segment_cine", segment_cine)
+
+
+def test_ed_es_segmentation_and_metrics_match_the_library(phantom, oracle, tmp_path):
+    from CardiacSSLLib.metrics.clinical import clinical_metrics
+
+    scene = slicer.vtkMRMLScene()
+    nodes = mrml_convert.cine_to_sequence(phantom, scene, name="ph")
+    logic = SegmentLogic(scene)
+    result = logic.segment(nodes.proxy, "oracle", frames="ed-es")
+    truth = clinical_metrics(phantom.label, phantom.geometry, phantom.trigger_times_ms)
+    assert result.ed_es == (truth.ed_frame, truth.es_frame)
+    assert result.frames == [truth.ed_frame, truth.es_frame]
+    assert result.sequence.sequence.GetNumberOfDataNodes() == 2
+    labels = dict(logic.frame_labels(result.segmentation, nodes.proxy))
+    for t in result.frames:
+        np.testing.assert_array_equal(labels[t], phantom.label[t])
+    metrics = MetricsLogic(scene).compute(result.segmentation, nodes.proxy)
+    rows = {metrics.table.GetCellText(r, 0): float(metrics.table.GetCellText(r, 1)) for r in range(9)}
+    assert rows["LV EF"] == pytest.approx(truth.lv_ef_percent, rel=1e-6)
+    assert rows["LV mass (ED)"] == pytest.approx(truth.lv_mass_ed_g, rel=1e-6)
+    assert rows["RV EDV"] == pytest.approx(truth.rv_edv_ml, rel=1e-6)
+    assert metrics.chart.GetNumberOfPlotSeriesNodes() == 2
+    csv = MetricsLogic.export_csv(metrics, tmp_path / "m.csv")
+    assert "EF" in csv.read_text()
+    with pytest.raises(OutputExistsError):
+        MetricsLogic.export_csv(metrics, tmp_path / "m.csv")
+
+
+def test_current_frame_single_volume_and_overwrite(phantom, oracle):
+    scene = slicer.vtkMRMLScene()
+    nodes = mrml_convert.cine_to_sequence(phantom, scene, name="ph")
+    nodes.browser.SetSelectedItemNumber(3)
+    logic = SegmentLogic(scene)
+    first = logic.segment(nodes.proxy, "oracle", frames="current")
+    assert first.frames == [3]
+    with pytest.raises(OutputExistsError, match="already has a segmentation"):
+        logic.segment(nodes.proxy, "oracle", frames="all")
+    second = logic.segment(nodes.proxy, "oracle", frames="all", overwrite=True)
+    assert second.frames == list(range(phantom.n_frames))
+    assert scene.GetNodeByID(first.sequence.sequence.GetID()) is None  # the old result is gone
+    assert scene.GetNumberOfNodesByClass("vtkMRMLSequenceNode") == 2  # cine + the new segmentation
+    volume = mrml_convert.cine_to_volume_node(phantom, scene, frame=2, name="vol")
+    single = logic.segment(volume, "oracle", frames="all")
+    assert single.sequence is None and single.segmentation.IsA("vtkMRMLSegmentationNode")
+    np.testing.assert_array_equal(
+        mrml_convert.label_from_segmentation(single.segmentation, phantom.geometry, phantom.frame_shape),
+        phantom.label[0],
+    )
+    with pytest.raises(InputError, match="unknown frame choice"):
+        logic.segment(volume, "oracle", frames="some", overwrite=True)
+    with pytest.raises(InputError, match="no model"):
+        logic.segment(volume, "", overwrite=True)
+
+
+class FakeRunner:
+    """A ProcessRunner that records the command instead of running it."""
+
+    def __init__(self):
+        self.progress, self.finished = Signal(), Signal()
+        self.command = None
+        self.running = False
+
+    def start(self, command, env=None):
+        self.command, self.running = command, True
+
+    def poll(self):
+        return None
+
+    def cancel(self):
+        self.running = False
+
+    def is_running(self):
+        return self.running
+
+    def wait(self, timeout=None):
+        return RunResult(RunState.CANCELLED, 130)
+
+
+def test_finetune_logic_checks_inputs_before_starting(tmp_path, phantom):
+    from CardiacSSLLib.io.trainingset import TrainingSet
+
+    runner = FakeRunner()
+    logic = FinetuneLogic(runner=runner, python="py")
+    with user_home(tmp_path / "home"):
+        with pytest.raises(InputError, match="no cases"):
+            logic.start(tmp_path / "ts", "base", "mine", 10)
+        TrainingSet(tmp_path / "ts").add(phantom.frame(0), phantom.label[0])
+        with pytest.raises(InputError, match="invalid model name"):
+            logic.start(tmp_path / "ts", "base", "../evil", 10)
+        job = logic.start(tmp_path / "ts", "base", "mine", 10, "cpu")
+        assert runner.command[:4] == ["py", "-m", "CardiacSSLLib.cli.main", "finetune"]
+        assert Path(runner.command[runner.command.index("--out") + 1]) == job.out
+        assert job.out == tmp_path / "home" / "models" / "mine"  # where the registry finds user models
+        with pytest.raises(InputError, match="already in progress"):
+            logic.start(tmp_path / "ts", "base", "other", 10)
+        logic.cancel()
+        make_tiny_model(tmp_path / "home" / "models" / "taken" / "model")
+        with pytest.raises(OutputExistsError, match="exists already"):
+            logic.start(tmp_path / "ts", "base", "taken", 10)
+    assert "cancelled" in FinetuneLogic.summary(RunResult(RunState.CANCELLED, 130))
+    assert "0.812" in FinetuneLogic.summary(RunResult(RunState.SUCCEEDED, 0, {"val_dice": 0.8123}))
+
+
+@pytest.mark.slow
+def test_whole_workflow_with_the_real_worker(tmp_path):
+    """Phantom -> sequence -> tiny model -> correction -> training set -> fine-tune -> cancel -> metrics."""
+    pytest.importorskip("CardiacSSLLib.engine.finetune", reason="cardiacssl finetune is not installed yet")
+    report = run_workflow_check(slicer.vtkMRMLScene(), tmp_path, python=sys.executable, finetune_steps=2)
+    assert report["cases"] == 1
+    assert report["cancelled_after_steps"] >= 1
+    assert report["rows"] >= 9
