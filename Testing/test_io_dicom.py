@@ -199,6 +199,35 @@ def test_two_cine_series_are_refused_and_selectable(tmp_path):
         load_cine(tmp_path / "mixed", series=99)
 
 
+def test_localizer_beside_the_cine_is_ignored(tmp_path):
+    write_cine(tmp_path / "study" / "cine", n_phases=3, n_slices=2, series_uid="1.2.3.1", series_number=7)
+    planes = ((ROW, COL), (ROW, NORMAL / np.linalg.norm(NORMAL)), (COL, NORMAL / np.linalg.norm(NORMAL)))
+    for i, orientation in enumerate(planes):  # tri-plane localizer: one series, three orientations
+        write_dicom(
+            tmp_path / "study" / "loc" / f"{i}.dcm",
+            stored_values(0, 0),
+            np.zeros(3),
+            series_uid="1.2.3.9",
+            series_number=1,
+            orientation=orientation,
+            instance=i + 1,
+        )
+    cine = load_cine(tmp_path / "study")
+    assert cine.image.shape == (3, 2, 6, 7) and cine.meta["series_number"] == "7"
+
+
+def test_enhanced_multiframe_is_refused(tmp_path):
+    path = tmp_path / "mf" / "cine.dcm"
+    write_dicom(path, stored_values(0, 0), np.zeros(3))
+    ds = pydicom.dcmread(path)
+    del ds.ImagePositionPatient, ds.ImageOrientationPatient  # enhanced DICOM keeps them per frame
+    ds.NumberOfFrames = 3
+    ds.PixelData = np.stack([stored_values(t, 0) for t in range(3)]).astype("<i2").tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    with pytest.raises(InputError, match="multi-frame"):
+        load_cine(tmp_path / "mf")
+
+
 def test_ct_is_refused(tmp_path):
     write_cine(tmp_path / "ct", n_phases=2, n_slices=2, modality="CT")
     with pytest.raises(InputError, match="no MR images.*CT"):

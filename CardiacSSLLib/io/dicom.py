@@ -176,8 +176,14 @@ class SeriesSummary:
         return all(h.modality == "MR" for h in self.headers)
 
     @property
+    def single_orientation(self) -> bool:
+        ref = self.first.orientation
+        return all(np.allclose(h.orientation, ref, atol=ORIENTATION_TOL) for h in self.headers)
+
+    @property
     def cine_like(self) -> bool:
-        return self.is_mr and self.has_geometry and self.max_images_per_position > 1
+        """MR, one orientation (not a tri-plane localizer), several images at one position."""
+        return self.is_mr and self.has_geometry and self.single_orientation and self.max_images_per_position > 1
 
     def describe(self) -> str:
         desc = self.first.description or "no description"
@@ -241,6 +247,11 @@ def _select_series(series: list[SeriesSummary], selector: str | int | None, fold
     if len(usable) == 1:
         return usable
     if not usable:
+        if any(h.n_frames > 1 for s in mr for h in s.headers):
+            raise InputError(
+                f"{folder} holds multi-frame (enhanced) DICOM images: not supported; "
+                "export the series as classic single-frame DICOM"
+            )
         raise InputError(f"the MR images in {folder} lack ImagePositionPatient/ImageOrientationPatient")
     raise InputError(f"{folder} holds {len(usable)} series and none is a cine; choose one with series=:\n  {listing}")
 
