@@ -101,7 +101,7 @@ def _mnms_ed_es(csv_path: Path, subject: str) -> tuple[int, int]:
     with open(csv_path, newline="") as fh:
         for row in csv.DictReader(fh):
             row = {k.strip(): (v or "").strip() for k, v in row.items() if k}
-            code = row.get("External code") or row.get("External Code") or row.get("id") or ""
+            code = row.get("External code") or row.get("External Code") or row.get("SUBJECT_CODE") or ""
             if code == subject:
                 try:
                     return int(row["ED"]), int(row["ES"])

@@ -23,6 +23,8 @@ How a folder becomes a cine:
    position of the first slice, direction columns = (row cosine, column cosine, normal).
    Pixel values come through GDCM, which applies RescaleSlope/RescaleIntercept.
 
+FrameOfReferenceUID is compared only between series (rule 2): within one series it is
+ignored, because anonymisers may give every file its own (Sunnybrook does).
 Enhanced (multi-frame) DICOM is not supported and is refused with a message.
 """
 
