@@ -1,0 +1,102 @@
+"""CardiacSSL: segment cardiac short-axis cine MRI, correct, collect a training set, fine-tune.
+
+This file holds the module metadata, a thin widget shell and the self-test. The panel's
+behaviour is in ``CardiacSSLLogic.widget``; MRML logic in ``CardiacSSLLogic``; all learning
+and predicting in the ``CardiacSSLLib`` library shipped with the extension.
+"""
+
+import logging
+import tempfile
+
+import slicer
+from slicer.ScriptedLoadableModule import (
+    ScriptedLoadableModule,
+    ScriptedLoadableModuleLogic,
+    ScriptedLoadableModuleTest,
+    ScriptedLoadableModuleWidget,
+)
+from slicer.util import VTKObservationMixin
+
+
+class CardiacSSL(ScriptedLoadableModule):
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = "Cardiac SSL"
+        self.parent.categories = ["Segmentation"]
+        self.parent.dependencies = ["Sequences", "Segmentations"]
+        self.parent.contributors = ["CardiacSSL developers"]
+        self.parent.helpText = """
+Segment the LV blood pool, LV myocardium and RV in short-axis cine MRI with U-Nets pretrained by
+self-supervised learning; correct the result in the Segment Editor, collect corrected frames in a
+training set, fine-tune a model on them (in a separate process) and compute EDV, ESV, SV, EF and
+LV mass. Results are for research, not for clinical use.
+"""
+        self.parent.acknowledgementText = """
+Uses PyTorch, MONAI and SimpleITK. Bundled models are trained on public data sets (ACDC,
+Sunnybrook); see each model card for its licence.
+"""
+
+
+class CardiacSSLWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    """Shell: loads the .ui, hands it to the controller, keeps the parameter node across scene events."""
+
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.controller = None
+        self.logic = None
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)
+        from CardiacSSLLogic.widget import CardiacSSLWidgetController
+
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/CardiacSSL.ui"))
+        self.layout.addWidget(uiWidget)
+        self.logic = ScriptedLoadableModuleLogic()
+        self.controller = CardiacSSLWidgetController(self, uiWidget)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.initializeParameterNode()
+
+    def initializeParameterNode(self) -> None:
+        self.controller.setParameterNode(self.logic.getParameterNode())
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+        self.controller.refreshModels()
+
+    def exit(self) -> None:
+        pass  # keep the GUI bound: a running fine-tuning keeps reporting
+
+    def onSceneStartClose(self, caller, event) -> None:
+        self.controller.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def cleanup(self) -> None:
+        self.removeObservers()
+        if self.controller is not None:
+            self.controller.cleanup()
+
+
+class CardiacSSLTest(ScriptedLoadableModuleTest):
+    """Whole workflow on the phantom, in Slicer's scene (the same function pytest runs on slicer-core)."""
+
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_workflow_on_phantom()
+
+    def test_workflow_on_phantom(self):
+        from CardiacSSLLogic.finetune_runner import python_executable
+        from CardiacSSLLogic.workflow_check import run_workflow_check
+
+        self.delayDisplay("CardiacSSL workflow: load, segment, correct, training set, fine-tune, cancel, metrics")
+        with tempfile.TemporaryDirectory() as workdir:
+            report = run_workflow_check(slicer.mrmlScene, workdir, python=python_executable())
+        logging.info(f"CardiacSSL self-test: {report}")
+        self.delayDisplay("Test passed")

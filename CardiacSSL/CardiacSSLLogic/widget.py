@@ -1,0 +1,309 @@
+"""The module panel: binds the .ui to the parameter node and calls the logic. No computation here.
+
+Logic raises; this file shows the messages (``slicer.util.tryWithErrorDisplay``) and asks the
+user before anything is replaced or installed. Imported only inside Slicer (needs qt/ctk).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import qt
+import slicer
+
+from CardiacSSLLib.errors import OutputExistsError
+from CardiacSSLLogic.finetune_runner import RunResult, SubprocessRunner, python_executable
+from CardiacSSLLogic.parameters import CardiacSSLParameterNode
+
+logger = logging.getLogger(__name__)
+
+POLL_MS = 250
+
+
+class CardiacSSLWidgetController:
+    """Everything behind the panel; ``CardiacSSLWidget`` (CardiacSSL.py) only forwards to it."""
+
+    def __init__(self, module_widget, ui_widget) -> None:
+        self.moduleWidget = module_widget
+        self.ui = slicer.util.childWidgetVariables(ui_widget)
+        self.parameterNode = None
+        self._guiConnection = None
+        self._finetune = None
+        self._timer = qt.QTimer()
+        self._timer.setInterval(POLL_MS)
+        self._timer.connect("timeout()", self._pollFinetune)
+        ui_widget.setMRMLScene(slicer.mrmlScene)
+        self.ui.segmentButton.connect("clicked(bool)", lambda _checked: self.onSegment())
+        self.ui.refreshModelsButton.connect("clicked(bool)", lambda _checked: self.refreshModels())
+        self.ui.loadDicomFolderButton.connect("clicked(bool)", self.onLoadDicomFolder)
+        self.ui.loadCineFileButton.connect("clicked(bool)", self.onLoadCineFile)
+        self.ui.correctButton.connect("clicked(bool)", self.onCorrect)
+        self.ui.addToTrainingSetButton.connect("clicked(bool)", self.onAddToTrainingSet)
+        self.ui.removeCaseButton.connect("clicked(bool)", self.onRemoveCase)
+        self.ui.trainingSetPathEdit.connect("currentPathChanged(QString)", lambda _: self.refreshCases())
+        self.ui.finetuneButton.connect("clicked(bool)", self.onFinetune)
+        self.ui.metricsButton.connect("clicked(bool)", self.onMetrics)
+        self.ui.exportCsvButton.connect("clicked(bool)", self.onExportCsv)
+        self.ui.modelSelector.connect("currentIndexChanged(int)", self._storeModel)
+        self._metrics = None
+        self.refreshModels()
+
+    # --- parameter node ------------------------------------------------------------
+
+    def setParameterNode(self, node) -> None:
+        if self._guiConnection is not None and self.parameterNode is not None:
+            self.parameterNode.disconnectGui(self._guiConnection)
+            self._guiConnection = None
+        self.parameterNode = CardiacSSLParameterNode(node) if node is not None else None
+        if self.parameterNode is not None:
+            self._guiConnection = self.parameterNode.connectGui(self.ui)
+            if not str(self.parameterNode.trainingSetFolder) or str(self.parameterNode.trainingSetFolder) == ".":
+                from CardiacSSLLogic.trainingset_logic import default_folder
+
+                self.parameterNode.trainingSetFolder = default_folder()
+            index = self.ui.modelSelector.findData(self.parameterNode.model)
+            if index >= 0:
+                self.ui.modelSelector.setCurrentIndex(index)
+        self.refreshCases()
+
+    def cleanup(self) -> None:
+        self._timer.stop()
+        if self._finetune is not None and self._finetune.runner.is_running():
+            self._finetune.cancel()
+        self.setParameterNode(None)
+
+    # --- dependencies ------------------------------------------------------------
+
+    def _dependenciesReady(self) -> bool:
+        from CardiacSSLLogic.install_logic import ensure_dependencies
+
+        requirements = self.moduleWidget.resourcePath("requirements.txt")
+        with slicer.util.tryWithErrorDisplay("Installing dependencies failed.", waitCursor=True):
+            return ensure_dependencies(requirements, slicer.util.confirmOkCancelDisplay)
+        return False
+
+    # --- 1. input ----------------------------------------------------------------
+
+    def onLoadDicomFolder(self) -> None:
+        folder = qt.QFileDialog.getExistingDirectory(None, "DICOM cine folder")
+        if folder:
+            self._loadCine(folder)
+
+    def onLoadCineFile(self) -> None:
+        path = qt.QFileDialog.getOpenFileName(
+            None, "4D cine file", "", "Cine (*.nii *.nii.gz *.nrrd *.seq.nrrd *.h5);;All files (*)"
+        )
+        if path:
+            self._loadCine(path)
+
+    def _loadCine(self, path: str) -> None:
+        if not self._dependenciesReady():
+            return
+        from CardiacSSLLib.io import load_cine
+        from CardiacSSLLogic.mrml_convert import cine_to_sequence
+
+        with slicer.util.tryWithErrorDisplay(f"Could not load {path}.", waitCursor=True):
+            cine = load_cine(path, allow_single_frame=True)
+            nodes = cine_to_sequence(cine, slicer.mrmlScene, name=cine.name or Path(path).name)
+            slicer.util.setSliceViewerLayers(background=nodes.proxy, fit=True)
+            self.parameterNode.inputVolume = nodes.proxy
+            self._status(f"Loaded {cine.n_frames} frames x {cine.n_slices} slices from {path}")
+
+    # --- 2. segment --------------------------------------------------------------
+
+    def refreshModels(self) -> None:
+        self.ui.modelSelector.clear()
+        try:
+            from CardiacSSLLogic.segment_logic import list_models
+
+            for choice in list_models():
+                self.ui.modelSelector.addItem(choice.label, choice.name)
+        except Exception as exc:  # noqa: BLE001 - torch may be missing before the first install
+            self._status(f"Models not listed yet: {exc}")
+        if self.ui.modelSelector.count == 0:
+            self.ui.modelSelector.addItem("(no model installed: fine-tune one)", "")
+
+    def _storeModel(self, _index) -> None:
+        if self.parameterNode is not None:
+            self.parameterNode.model = self.ui.modelSelector.currentData or ""
+
+    def onSegment(self, overwrite: bool = False, model: str | None = None) -> None:
+        if not self._dependenciesReady():
+            return
+        from CardiacSSLLogic.segment_logic import SegmentLogic, gpu_message
+
+        p = self.parameterNode
+        message = gpu_message(p.device)
+        if message and p.device == "gpu":
+            slicer.util.errorDisplay(message)
+            return
+        if message:
+            self._status(message)
+        logic = SegmentLogic(slicer.mrmlScene)
+        try:
+            with slicer.util.WaitCursor():
+                result = logic.segment(p.inputVolume, model or p.model, p.frames, p.device, overwrite=overwrite)
+        except OutputExistsError as exc:
+            if not overwrite and slicer.util.confirmYesNoDisplay(str(exc)):
+                self.onSegment(overwrite=True, model=model)
+            return
+        except Exception as exc:  # noqa: BLE001 - shown to the user, logged with traceback
+            logger.exception("segmentation failed")
+            slicer.util.errorDisplay(f"Segmentation failed: {exc}")
+            return
+        p.segmentation = result.segmentation
+        note = f" (ED {result.ed_es[0]}, ES {result.ed_es[1]})" if result.ed_es else ""
+        self._status(f"Segmented frames {result.frames}{note} with {result.model}")
+
+    # --- 3. correct --------------------------------------------------------------
+
+    def onCorrect(self) -> None:
+        p = self.parameterNode
+        if p.segmentation is None:
+            slicer.util.errorDisplay("Segment first (or select a segmentation) to correct it.")
+            return
+        slicer.util.selectModule("SegmentEditor")
+        editor = slicer.modules.segmenteditor.widgetRepresentation().self().editor
+        editor.setSegmentationNode(p.segmentation)
+        if hasattr(editor, "setSourceVolumeNode"):
+            editor.setSourceVolumeNode(p.inputVolume)
+        else:  # Slicer < 5.2
+            editor.setMasterVolumeNode(p.inputVolume)
+
+    # --- 4. training set ---------------------------------------------------------
+
+    def _trainingSet(self):
+        from CardiacSSLLogic.trainingset_logic import TrainingSetLogic
+
+        return TrainingSetLogic(Path(str(self.parameterNode.trainingSetFolder)))
+
+    def onAddToTrainingSet(self) -> None:
+        p = self.parameterNode
+        which = "all" if self.ui.addAllFramesCheckBox.checked else "current"
+        with slicer.util.tryWithErrorDisplay("Could not add to the training set.", waitCursor=True):
+            ids = self._trainingSet().add_segmentation(p.segmentation, p.inputVolume, which=which)
+            self._status(f"Added {len(ids)} case(s) to {p.trainingSetFolder}")
+        self.refreshCases()
+
+    def refreshCases(self) -> None:
+        table = self.ui.casesTable
+        table.setRowCount(0)
+        if self.parameterNode is None:
+            return
+        try:
+            cases = self._trainingSet().cases()
+        except Exception as exc:  # noqa: BLE001 - a damaged folder must not break the panel
+            self._status(f"Training set unreadable: {exc}")
+            return
+        table.setRowCount(len(cases))
+        for row, case in enumerate(cases):
+            prov = case.provenance
+            values = (case.case_id, prov.source, str(prov.frame), prov.model, prov.created[:19])
+            for col, value in enumerate(values):
+                table.setItem(row, col, qt.QTableWidgetItem(value))
+        self.ui.trainingSetCountLabel.text = f"{len(cases)} case(s)"
+
+    def onRemoveCase(self) -> None:
+        rows = sorted({index.row() for index in self.ui.casesTable.selectedIndexes()})
+        ids = [self.ui.casesTable.item(r, 0).text() for r in rows]
+        if not ids or not slicer.util.confirmYesNoDisplay(f"Remove {len(ids)} case(s) from the training set?"):
+            return
+        with slicer.util.tryWithErrorDisplay("Could not remove the case.", waitCursor=True):
+            logic = self._trainingSet()
+            for case_id in ids:
+                logic.remove(case_id)
+        self.refreshCases()
+
+    # --- 5. fine-tune ------------------------------------------------------------
+
+    def onFinetune(self) -> None:
+        if self._finetune is not None and self._finetune.runner.is_running():
+            self._finetune.cancel()
+            self._status("Cancelling fine-tuning...")
+            return
+        if not self._dependenciesReady():
+            return
+        from CardiacSSLLogic.finetune_logic import FinetuneLogic
+        from CardiacSSLLogic.segment_logic import gpu_message
+
+        p = self.parameterNode
+        message = gpu_message(p.device)
+        if message and p.device == "gpu":
+            slicer.util.errorDisplay(message)
+            return
+        self._finetune = FinetuneLogic(SubprocessRunner(), python=python_executable())
+        self._finetune.runner.progress.connect(self._onProgress)
+        self._finetune.runner.finished.connect(self._onFinished)
+        with slicer.util.tryWithErrorDisplay("Could not start fine-tuning."):
+            self._finetune.start(p.trainingSetFolder, p.model, p.finetuneName, p.finetuneSteps, p.device)
+            self.ui.finetuneButton.text = "Cancel fine-tuning"
+            self.ui.finetuneProgressBar.setValue(0)
+            self._status(message or "Fine-tuning started in a separate process.")
+            self._timer.start()
+
+    def _pollFinetune(self) -> None:
+        if self._finetune is None or self._finetune.runner.poll() is not None:
+            self._timer.stop()
+
+    def _onProgress(self, event: dict) -> None:
+        if event.get("event") == "step" and event.get("total"):
+            self.ui.finetuneProgressBar.setValue(int(100 * event["step"] / event["total"]))
+            loss = event.get("loss")
+            eta = event.get("eta_s")
+            self.ui.finetuneStatusLabel.text = (
+                f"step {event['step']}/{event['total']}"
+                + (f", loss {loss:.4f}" if isinstance(loss, float) else "")
+                + (f", {eta:.0f} s left" if isinstance(eta, (int, float)) else "")
+            )
+
+    def _onFinished(self, result: RunResult) -> None:
+        from CardiacSSLLogic.finetune_logic import FinetuneLogic
+
+        self.ui.finetuneButton.text = "Fine-tune"
+        summary = FinetuneLogic.summary(result)
+        self.ui.finetuneStatusLabel.text = summary
+        self.refreshModels()
+        if result.ok:
+            name = self._finetune.job.name
+            index = self.ui.modelSelector.findData(name)
+            if index >= 0:
+                self.ui.modelSelector.setCurrentIndex(index)
+            if self.parameterNode.inputVolume is not None and slicer.util.confirmYesNoDisplay(
+                f"{summary}\n\nRe-segment the input with the new model {name!r}?"
+            ):
+                self.onSegment(model=name)
+        elif result.state.value != "cancelled":
+            slicer.util.errorDisplay(summary, detailedText=result.message)
+
+    # --- 6. metrics --------------------------------------------------------------
+
+    def onMetrics(self) -> None:
+        from CardiacSSLLogic.metrics_logic import MetricsLogic
+
+        p = self.parameterNode
+        with slicer.util.tryWithErrorDisplay("Could not compute the metrics.", waitCursor=True):
+            self._metrics = MetricsLogic(slicer.mrmlScene).compute(
+                p.segmentation, p.inputVolume, table=p.metricsTable, chart=p.volumeChart
+            )
+            p.metricsTable = self._metrics.table
+            self.ui.metricsTableView.setMRMLTableNode(self._metrics.table)
+            if self._metrics.chart is not None:
+                p.volumeChart = self._metrics.chart
+                slicer.modules.plots.logic().ShowChartInLayout(self._metrics.chart)
+
+    def onExportCsv(self) -> None:
+        from CardiacSSLLogic.metrics_logic import MetricsLogic
+
+        if self._metrics is None:
+            slicer.util.errorDisplay("Compute the metrics first.")
+            return
+        path = qt.QFileDialog.getSaveFileName(None, "Export metrics", "metrics.csv", "CSV (*.csv)")
+        if path:  # the save dialog has asked about replacing an existing file
+            with slicer.util.tryWithErrorDisplay("Could not write the CSV file."):
+                MetricsLogic.export_csv(self._metrics, path, overwrite=True)
+                self._status(f"Metrics written to {path}")
+
+    def _status(self, text: str) -> None:
+        self.ui.statusLabel.text = text
+        logger.info(text)

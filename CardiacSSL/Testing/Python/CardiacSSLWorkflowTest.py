@@ -1,0 +1,21 @@
+"""ctest entry inside Slicer: the module's workflow self-test on the phantom."""
+
+import unittest
+
+import slicer
+
+
+class CardiacSSLWorkflowTest(unittest.TestCase):
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def test_workflow_on_phantom(self):
+        import tempfile
+
+        from CardiacSSLLogic.finetune_runner import python_executable
+        from CardiacSSLLogic.workflow_check import run_workflow_check
+
+        with tempfile.TemporaryDirectory() as workdir:
+            report = run_workflow_check(slicer.mrmlScene, workdir, python=python_executable())
+        self.assertGreaterEqual(report["rows"], 9)
+        self.assertEqual(report["cases"], 1)

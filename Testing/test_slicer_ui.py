@@ -1,0 +1,137 @@
+"""The module's static wiring: .ui names vs widget code, parameter names, CMake lists, dependencies."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULE = ROOT / "CardiacSSL"
+UI = MODULE / "Resources" / "UI" / "CardiacSSL.ui"
+LOGIC = MODULE / "CardiacSSLLogic"
+sys.path.insert(0, str(MODULE))  # the module folder, as Slicer does
+
+
+def _ui_widgets() -> dict[str, ET.Element]:
+    tree = ET.parse(UI)
+    return {w.get("name"): w for w in tree.iter("widget") if w.get("name")}
+
+
+def _parameter_fields() -> dict[str, str]:
+    """Field name -> annotation source of the parameterNodeWrapper class (parsed, slicer-core has none)."""
+    tree = ast.parse((LOGIC / "parameters.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == "CardiacSSLParameterNode":
+            return {
+                s.target.id: ast.unparse(s.annotation)
+                for s in node.body
+                if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)
+            }
+    raise AssertionError("CardiacSSLParameterNode not found in parameters.py")
+
+
+def _bound(widget: ET.Element) -> str | None:
+    for prop in widget.findall("property"):
+        if prop.get("name") == "SlicerParameterName":
+            return prop.findtext("string")
+    return None
+
+
+def test_every_widget_the_code_looks_up_exists_in_the_ui():
+    names = set(_ui_widgets())
+    used = set()
+    for path in [MODULE / "CardiacSSL.py", *LOGIC.glob("*.py")]:
+        used |= set(re.findall(r"\bself\.ui\.(\w+)", path.read_text()))
+    assert used, "no self.ui lookups found: the regex or the widget code changed"
+    assert used <= names, f"widgets used in code but missing from the .ui: {sorted(used - names)}"
+
+
+def test_bound_widgets_match_parameters_and_widget_types():
+    fields = _parameter_fields()
+    bound = {name: (w.get("class"), _bound(w)) for name, w in _ui_widgets().items() if _bound(w)}
+    assert bound, "no widget carries a SlicerParameterName"
+    expected_class = {"vtkMRML": "qMRMLNodeComboBox", "Choice": "QComboBox", "Path": "ctkPathLineEdit"}
+    for widget, (cls, param) in bound.items():
+        assert param in fields, f"{widget} binds to unknown parameter {param!r}"
+        for marker, widget_class in expected_class.items():
+            if marker in fields[param]:
+                assert cls == widget_class, f"{widget} ({cls}) cannot show {param}: {fields[param]}"
+        if fields[param].startswith("Annotated[int"):
+            assert cls == "QSpinBox"
+    gui_params = {
+        "inputVolume",
+        "frames",
+        "device",
+        "segmentation",
+        "trainingSetFolder",
+        "finetuneName",
+        "finetuneSteps",
+    }
+    assert gui_params <= {p for _, p in bound.values()}
+
+
+def test_ui_choices_match_the_logic():
+    from CardiacSSLLogic import parameters, segment_logic
+
+    assert tuple(parameters.FRAME_CHOICES) == segment_logic.FRAME_MODES
+    assert set(parameters.DEVICE_CHOICES) == {"auto", "gpu", "cpu"}
+
+
+def test_cmake_lists_every_module_file_and_resource():
+    cmake = (MODULE / "CMakeLists.txt").read_text()
+    for path in LOGIC.glob("*.py"):
+        assert f"CardiacSSLLogic/{path.name}" in cmake, f"{path.name} is not installed by CMakeLists.txt"
+    resources = cmake.split("set(MODULE_PYTHON_RESOURCES", 1)[1].split(")", 1)[0].split()
+    assert len(resources) == 3
+    for resource in resources:
+        resolved = MODULE / resource.replace("${MODULE_NAME}", "CardiacSSL")
+        assert resolved.is_file(), f"{resource} listed in CMakeLists.txt does not exist"
+    top = (ROOT / "CMakeLists.txt").read_text()
+    assert 'EXTENSION_DEPENDS "PyTorch"' in top and 'EXTENSION_CATEGORY "Segmentation"' in top
+    assert "add_subdirectory(CardiacSSL)" in top
+
+
+def test_module_file_stays_thin_and_clean():
+    source = (MODULE / "CardiacSSL.py").read_text()
+    assert len(source.splitlines()) <= 160
+    for banned in ("sys.path", "from __main__", "import *", "import imp\n"):
+        assert banned not in source
+    for path in LOGIC.glob("*.py"):
+        assert "sys.path" not in path.read_text(), f"{path.name} edits sys.path"
+    assert "import torch" not in "\n".join(
+        line for p in LOGIC.glob("*.py") for line in p.read_text().splitlines() if not line.startswith((" ", "\t"))
+    ), "torch must be imported lazily (inside functions)"
+
+
+def test_library_has_no_slicer_qt_or_vtk_imports():
+    pattern = re.compile(r"^\s*(import|from)\s+(slicer|qt|ctk|vtk|PythonQt)\b", re.M)
+    offenders = [p.name for p in (ROOT / "CardiacSSLLib").rglob("*.py") if pattern.search(p.read_text())]
+    assert not offenders
+
+
+def test_missing_requirements_skips_slicer_bundled_packages(tmp_path):
+    from CardiacSSLLogic.install_logic import missing_requirements, read_requirements
+
+    req = tmp_path / "requirements.txt"
+    req.write_text(
+        "# comment\nnumpy>=999\nSimpleITK>=999\ntqdm>=0.1  # present\ncardiacssl-no-such-pkg>=1\ntqdm>=999\n"
+    )
+    assert missing_requirements(req) == ["cardiacssl-no-such-pkg>=1", "tqdm>=999"]
+    shipped = read_requirements(MODULE / "Resources" / "requirements.txt")
+    assert not any(re.match(r"(?i)(torch|numpy|simpleitk|pydicom)\b", r) for r in shipped)
+
+
+def test_parameter_node_wrapper_import_is_guarded():
+    from CardiacSSLLogic import parameters
+
+    try:
+        import slicer.parameterNodeWrapper  # noqa: F401
+    except ImportError:
+        assert parameters.CardiacSSLParameterNode is None
+    else:  # pragma: no cover - inside Slicer
+        pytest.skip("running inside Slicer")
