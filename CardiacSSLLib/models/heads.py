@@ -66,11 +66,9 @@ class DINOHead(nn.Module):
             nn.Linear(hidden_dim, bottleneck_dim),
         )
         self.last = nn.Parameter(torch.empty(out_dim, bottleneck_dim))
-        nn.init.trunc_normal_(self.last, std=0.02)
-        for m in self.mlp:
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
+        nn.init.trunc_normal_(self.last, std=0.02)  # rows are normalised in forward: only directions matter
+        # the MLP keeps PyTorch's default init: DINO's std-0.02 init shrinks narrow heads' outputs
+        # towards 0, where the L2 normalisation explodes the gradients
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.normalize(self.mlp(x), dim=-1)
