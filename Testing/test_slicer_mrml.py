@@ -127,3 +127,17 @@ def test_sunnybrook_dicom_cine_to_sequence_exact(sunnybrook_dir):
     np.testing.assert_array_equal(back.image, cine.image)
     assert back.geometry.isclose(cine.geometry, tol=1e-9)
     np.testing.assert_allclose(back.trigger_times_ms, cine.trigger_times_ms, atol=1e-3)
+
+
+def test_4d_nifti_through_the_library_reader_keeps_geometry(tmp_path):
+    from CardiacSSLLib.io import load_cine, write_cine
+    from CardiacSSLLib.phantom import make_phantom
+
+    cine = make_phantom(n_frames=3, n_slices=4, size=40, seed=5)
+    path = write_cine(cine, tmp_path / "cine.nii.gz")
+    loaded = load_cine(path)
+    scene = slicer.vtkMRMLScene()
+    nodes = mrml_convert.cine_to_sequence(loaded, scene)
+    back = mrml_convert.node_to_cine(nodes.proxy)
+    assert back.geometry.isclose(cine.geometry, tol=1e-5)
+    np.testing.assert_allclose(back.image, cine.image, rtol=1e-6, atol=1e-4)

@@ -150,3 +150,19 @@ def test_whole_workflow_with_the_real_worker(tmp_path):
     assert report["cases"] == 1
     assert report["cancelled_after_steps"] >= 1
     assert report["rows"] >= 9
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_whole_workflow_on_a_sunnybrook_dicom_cine(sunnybrook_dir, tmp_path):
+    """The real DICOM cine through the library reader: exact geometry in MRML, then the same workflow."""
+    pytest.importorskip("CardiacSSLLib.engine.finetune", reason="cardiacssl finetune is not installed yet")
+    from CardiacSSLLib.io import load_cine
+
+    cine = load_cine(sunnybrook_dir / "dicoms" / "SCD0000101")
+    assert cine.n_frames == 20
+    report = run_workflow_check(
+        slicer.vtkMRMLScene(), tmp_path, cine=cine, python=sys.executable, finetune_steps=2, frames="current"
+    )
+    assert report["frames"] == [0]
+    assert report["cases"] == 1 and report["rows"] >= 9

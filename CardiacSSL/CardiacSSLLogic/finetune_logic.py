@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,19 @@ from CardiacSSLLogic.finetune_runner import ProcessRunner, RunResult, Subprocess
 logger = logging.getLogger(__name__)
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def worker_env() -> dict[str, str]:
+    """PYTHONPATH for the worker: the folder that holds the CardiacSSLLib this process uses.
+
+    Inside Slicer that is the extension's scripted-modules folder, which PythonSlicer
+    does not necessarily put on its path by itself.
+    """
+    import CardiacSSLLib
+
+    lib_parent = str(Path(CardiacSSLLib.__file__).resolve().parent.parent)
+    existing = os.environ.get("PYTHONPATH", "")
+    return {"PYTHONPATH": lib_parent + (os.pathsep + existing if existing else "")}
 
 
 @dataclass
@@ -54,7 +68,7 @@ class FinetuneLogic:
             raise InputError("the number of steps must be at least 1")
         out = user_model_dir(name)
         command = finetune_command(train_set, init, out, name, steps, device, python=self.python, extra=extra)
-        self.runner.start(command)
+        self.runner.start(command, env=worker_env())
         self.job = FinetuneJob(name, out, command)
         return self.job
 
