@@ -141,3 +141,27 @@ def test_4d_nifti_through_the_library_reader_keeps_geometry(tmp_path):
     back = mrml_convert.node_to_cine(nodes.proxy)
     assert back.geometry.isclose(cine.geometry, tol=1e-5)
     np.testing.assert_allclose(back.image, cine.image, rtol=1e-6, atol=1e-4)
+
+
+def test_segment_with_a_partial_extent_is_placed_on_the_right_voxels():
+    """Segment Editor results often cover only part of the grid (their own extent)."""
+    import vtk
+
+    cine = _oblique_cine(n_frames=1)
+    scene = slicer.vtkMRMLScene()
+    node = mrml_convert.new_segmentation_node(scene, "s", np.zeros(cine.frame_shape, np.uint8), cine.geometry)
+    segmentation = node.GetSegmentation()
+    segmentation.RemoveSegment(segmentation.GetSegmentIdBySegmentName("RV"))
+    part = slicer.vtkOrientedImageData()
+    part.SetExtent(4, 9, 3, 8, 1, 2)  # i, j, k ranges inside the 22 x 18 x 4 grid
+    part.AllocateScalars(vtk.VTK_UNSIGNED_CHAR, 1)
+    part.GetPointData().GetScalars().Fill(1)
+    part.SetImageToWorldMatrix(mrml_convert._vtk_matrix(mrml_convert.ijk_to_ras(cine.geometry)))
+    rv = slicer.vtkSegment()
+    rv.SetName("RV")
+    rv.AddRepresentation(slicer.vtkSegmentationConverter.GetBinaryLabelmapRepresentationName(), part)
+    segmentation.AddSegment(rv, "rv-by-hand")
+    label = mrml_convert.label_from_segmentation(node, cine.geometry, cine.frame_shape)
+    expected = np.zeros(cine.frame_shape, np.uint8)
+    expected[1:3, 3:9, 4:10] = 3
+    np.testing.assert_array_equal(label, expected)
