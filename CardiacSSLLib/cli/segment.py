@@ -56,12 +56,7 @@ def segment_to_folder(cine, args, out: Path) -> dict:
     summary: dict = {"input": str(args.input), "frames": run_frames, "model": args.model}
     result = None
     if cine.geometry.spacing_known:
-        result = clinical_metrics(
-            full[run_frames],
-            cine.geometry,
-            None if cine.trigger_times_ms is None else cine.trigger_times_ms[run_frames],
-            frames=run_frames,
-        )
+        result = clinical_metrics(full, cine.geometry, cine.trigger_times_ms, frames=run_frames)
         summary["metrics"] = result.to_dict()
     else:
         summary["metrics"] = "not computed: pixel spacing unknown"
@@ -75,16 +70,26 @@ def segment_to_folder(cine, args, out: Path) -> dict:
         summary["frames"] = out_frames
     seg_label = full[out_frames] if len(out_frames) < cine.n_frames else full
     seg_cine = cine if len(out_frames) == cine.n_frames else _subset(cine, out_frames)
-    seg_path = write_segmentation(seg_label, seg_cine, out / f"segmentation.{args.format}", overwrite=args.overwrite)
-    summary["segmentation"] = str(seg_path)
+    if args.format == "seg.nrrd" and len(out_frames) > 1:
+        # a Slicer .seg.nrrd holds one 3D segmentation: one file per frame
+        paths = [
+            write_segmentation(
+                seg_label, seg_cine, out / f"segmentation_frame{t:02d}.seg.nrrd", args.overwrite, frame=i
+            )
+            for i, t in enumerate(out_frames)
+        ]
+        summary["segmentation"] = ", ".join(str(p) for p in paths)
+    else:
+        seg_path = write_segmentation(seg_label, seg_cine, out / f"segmentation.{args.format}", args.overwrite)
+        summary["segmentation"] = str(seg_path)
     mid = out_frames[0]
-    save_overlay_png(cine, full, out / "overlay.png", frame=mid)
+    save_overlay_png(cine, full, out / "overlay.png", frame=mid, overwrite=args.overwrite)
     summary["overlay"] = str(out / "overlay.png")
     if result is not None:
         result.to_csv(out / "metrics.csv", overwrite=args.overwrite)
         result.to_json(out / "metrics.json", overwrite=args.overwrite)
         if len(run_frames) > 1:
-            plot_volume_curve(result, out / "volume_curve.png")
+            plot_volume_curve(result, out / "volume_curve.png", overwrite=args.overwrite)
             summary["volume_curve"] = str(out / "volume_curve.png")
     return summary
 
@@ -127,7 +132,7 @@ def print_summary(summary: dict, json_mode: bool) -> None:
         ):
             if key in s:
                 v = s[key]
-                print(f"  {key:<10} {v:8.1f}" if isinstance(v, float) else f"  {key:<10} {v}")
+                print(f"  {key:<14} {v:8.1f}" if isinstance(v, float) else f"  {key:<14} {v}")
     else:
         print(f"metrics: {m}")
     sys.stdout.flush()

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from CardiacSSLLib.cine import Cine
+from CardiacSSLLib.cine import Cine, Geometry
 from CardiacSSLLib.errors import InputError
 from CardiacSSLLib.io._common import VOLUME_SUFFIXES, geometry_from_image, has_suffix, read_image
 from CardiacSSLLib.io.datasets import (
@@ -39,7 +39,7 @@ from CardiacSSLLib.io.volumes import list_frame_files, load_frames, load_volume_
 from CardiacSSLLib.io.writers import write_cine, write_segmentation
 from CardiacSSLLib.labels import LV, MYO, RV, SNOMED, to_canonical
 
-__all__ = ["load_cine", "load_label", "write_cine", "write_segmentation"]
+__all__ = ["load_cine", "load_label", "load_label_file", "write_cine", "write_segmentation"]
 
 
 def _is_dicom_file(path: Path) -> bool:
@@ -114,12 +114,13 @@ def _seg_nrrd_mapping(img: sitk.Image) -> dict[int, int] | None:
     return mapping if i else None
 
 
-def load_label(path: str | os.PathLike, cine: Cine, convention: str = "canonical") -> np.ndarray:
-    """A label map for ``cine`` from a file, mapped to canonical values.
+def load_label_file(
+    path: str | os.PathLike, convention: str = "canonical", expect: Cine | None = None
+) -> tuple[np.ndarray, Geometry]:
+    """A label map on its own: canonical ``(Z, Y, X)`` or ``(T, Z, Y, X)`` array and its geometry.
 
-    Returns ``(T, Z, Y, X)`` when the file holds every frame of ``cine`` and ``(Z, Y, X)``
-    for a single 3D label volume. The file's geometry must equal the cine's (spacing,
-    origin, direction); ``.seg.nrrd`` segments are matched by name or SNOMED code.
+    ``.seg.nrrd`` segments are matched by name or SNOMED code; other files use ``convention``.
+    With ``expect``, shape, frame count and geometry must match that cine (checked before values).
     """
     path = Path(path)
     if not path.is_file():
@@ -133,16 +134,9 @@ def load_label(path: str | os.PathLike, cine: Cine, convention: str = "canonical
         arr = np.moveaxis(arr, -1, 0)
     if arr.ndim not in (3, 4):
         raise InputError(f"label map {path} has {arr.ndim} dimensions; expected 3D or 4D")
-    if arr.shape[-3:] != cine.frame_shape:
-        raise InputError(f"label map {path} has shape {arr.shape[-3:]} but the image frames are {cine.frame_shape}")
-    if arr.ndim == 4 and arr.shape[0] != cine.n_frames:
-        raise InputError(f"label map {path} has {arr.shape[0]} frames but the cine has {cine.n_frames}")
     geometry = geometry_from_image(img)
-    if cine.geometry.spacing_known and not geometry.isclose(cine.geometry, tol=1e-3):
-        raise InputError(
-            f"label map {path} does not match the image geometry (spacing {geometry.spacing} vs "
-            f"{cine.geometry.spacing}, origin {geometry.origin} vs {cine.geometry.origin}, or direction)"
-        )
+    if expect is not None:
+        _check_matches(path, arr, geometry, expect)
     mapping = _seg_nrrd_mapping(img) if has_suffix(path, (".seg.nrrd",)) else None
     if mapping is not None:
         present = sorted(int(v) for v in np.unique(arr))
@@ -152,5 +146,27 @@ def load_label(path: str | os.PathLike, cine: Cine, convention: str = "canonical
         lut = np.zeros(max(max(mapping), max(present)) + 1, dtype=np.uint8)
         for src, dst in mapping.items():
             lut[src] = dst
-        return lut[arr.astype(np.int64)]
-    return to_canonical(arr, convention)
+        return lut[arr.astype(np.int64)], geometry
+    return to_canonical(arr, convention), geometry
+
+
+def load_label(path: str | os.PathLike, cine: Cine, convention: str = "canonical") -> np.ndarray:
+    """A label map for ``cine`` from a file, mapped to canonical values.
+
+    Returns ``(T, Z, Y, X)`` when the file holds every frame of ``cine`` and ``(Z, Y, X)``
+    for a single 3D label volume. The file's geometry must equal the cine's (spacing,
+    origin, direction); ``.seg.nrrd`` segments are matched by name or SNOMED code.
+    """
+    return load_label_file(path, convention, expect=cine)[0]
+
+
+def _check_matches(path, arr: np.ndarray, geometry: Geometry, cine: Cine) -> None:
+    if arr.shape[-3:] != cine.frame_shape:
+        raise InputError(f"label map {path} has shape {arr.shape[-3:]} but the image frames are {cine.frame_shape}")
+    if arr.ndim == 4 and arr.shape[0] != cine.n_frames:
+        raise InputError(f"label map {path} has {arr.shape[0]} frames but the cine has {cine.n_frames}")
+    if cine.geometry.spacing_known and not geometry.isclose(cine.geometry, tol=1e-3):
+        raise InputError(
+            f"label map {path} does not match the image geometry (spacing {geometry.spacing} vs "
+            f"{cine.geometry.spacing}, origin {geometry.origin} vs {cine.geometry.origin}, or direction)"
+        )
