@@ -1,0 +1,259 @@
+"""The panel controller driven with stand-ins for Qt and Slicer's GUI helpers (slicer-core has no GUI).
+
+Checks the wiring only: each button handler calls the logic with the parameters, asks
+before replacing a segmentation, and reports progress; real MRML nodes are used throughout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import types
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+slicer = pytest.importorskip("slicer", reason="slicer-core is needed for the MRML tests")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "CardiacSSL"))  # the module folder, as Slicer does
+
+
+class FakeWidget:
+    """Records connections; exposes the few properties and methods the controller uses."""
+
+    def __init__(self) -> None:
+        self.slots: dict[str, list] = {}
+        self.text = ""
+        self.checked = False
+        self.items: list[tuple[str, object]] = []
+        self.current = -1
+        self.rows: dict[tuple[int, int], object] = {}
+        self.row_count = 0
+        self.value = 0
+        self.selected: list[int] = []
+        self.table_node = None
+
+    def connect(self, signal, slot):
+        self.slots.setdefault(signal, []).append(slot)
+
+    def click(self):
+        for slot in self.slots.get("clicked()", []):
+            slot()
+
+    # QComboBox
+    def clear(self):
+        self.items, self.current = [], -1
+
+    def addItem(self, text, data=None):  # noqa: N802 - Qt API
+        self.items.append((text, data))
+        if self.current < 0:
+            self.current = 0
+
+    @property
+    def count(self):
+        return len(self.items)
+
+    @property
+    def currentData(self):  # noqa: N802 - Qt API
+        return self.items[self.current][1] if self.current >= 0 else None
+
+    def findData(self, data):  # noqa: N802 - Qt API
+        return next((i for i, (_, d) in enumerate(self.items) if d == data), -1)
+
+    def setCurrentIndex(self, index):  # noqa: N802 - Qt API
+        self.current = index
+        for slot in self.slots.get("currentIndexChanged(int)", []):
+            slot(index)
+
+    # QTableWidget / QProgressBar / qMRMLTableView
+    def setRowCount(self, n):  # noqa: N802 - Qt API
+        self.row_count = n
+        self.rows = {k: v for k, v in self.rows.items() if k[0] < n}
+
+    def setItem(self, row, col, item):  # noqa: N802 - Qt API
+        self.rows[(row, col)] = item
+
+    def item(self, row, col):
+        return self.rows[(row, col)]
+
+    def selectedIndexes(self):  # noqa: N802 - Qt API
+        return [SimpleNamespace(row=lambda r=r: r) for r in self.selected]
+
+    def setValue(self, value):  # noqa: N802 - Qt API
+        self.value = value
+
+    def setMRMLTableNode(self, node):  # noqa: N802 - Qt API
+        self.table_node = node
+
+
+class FakeUi(dict):
+    def __getattr__(self, name):
+        return self.setdefault(name, FakeWidget())
+
+
+class FakeParameterNode(SimpleNamespace):
+    def connectGui(self, ui):  # noqa: N802 - Slicer API
+        return "connection"
+
+    def disconnectGui(self, connection):  # noqa: N802 - Slicer API
+        pass
+
+
+@pytest.fixture()
+def gui(monkeypatch, tmp_path):
+    """A controller on a real scene, with recorded dialogs and scripted file choices."""
+    from CardiacSSLLogic import install_logic
+
+    scene = slicer.vtkMRMLScene()
+    dialogs = SimpleNamespace(errors=[], questions=[], answer=True, files={})
+    qt = types.ModuleType("qt")
+
+    class QTimer:
+        def setInterval(self, ms): ...  # noqa: N802, E704
+        def connect(self, signal, slot): ...  # noqa: E704
+        def start(self): ...  # noqa: E704
+        def stop(self): ...  # noqa: E704
+
+    class QFileDialog:
+        getExistingDirectory = staticmethod(lambda *a: dialogs.files.get("dir", ""))
+        getOpenFileName = staticmethod(lambda *a: dialogs.files.get("open", ""))
+        getSaveFileName = staticmethod(lambda *a: dialogs.files.get("save", ""))
+
+    qt.QTimer, qt.QFileDialog = QTimer, QFileDialog
+    qt.QTableWidgetItem = lambda text: SimpleNamespace(text=lambda t=text: t)
+    monkeypatch.setitem(sys.modules, "qt", qt)
+
+    @contextlib.contextmanager
+    def try_with_error_display(message=None, show=True, waitCursor=False):  # noqa: N803 - Slicer API
+        try:
+            yield
+        except Exception as exc:
+            dialogs.errors.append(f"{message} {exc}")
+            raise
+
+    def ask(text, *args, **kwargs):
+        dialogs.questions.append(text)
+        return dialogs.answer
+
+    ui = FakeUi()
+    util = SimpleNamespace(
+        childWidgetVariables=lambda widget: ui,
+        tryWithErrorDisplay=try_with_error_display,
+        WaitCursor=contextlib.nullcontext,
+        errorDisplay=lambda text, **kw: dialogs.errors.append(text),
+        confirmYesNoDisplay=ask,
+        confirmOkCancelDisplay=ask,
+        setSliceViewerLayers=lambda **kw: None,
+        selectModule=lambda name: None,
+    )
+    monkeypatch.setattr(slicer, "util", util, raising=False)
+    monkeypatch.setattr(slicer, "mrmlScene", scene, raising=False)
+    plots = SimpleNamespace(logic=lambda: SimpleNamespace(ShowChartInLayout=lambda chart: None))
+    monkeypatch.setattr(slicer, "modules", SimpleNamespace(plots=plots), raising=False)
+    monkeypatch.setattr(install_logic, "ensure_dependencies", lambda requirements, confirm: True)
+    monkeypatch.setenv("CARDIACSSL_HOME", str(tmp_path / "home"))
+    sys.modules.pop("CardiacSSLLogic.widget", None)
+    from CardiacSSLLogic import widget as widget_module
+
+    monkeypatch.setattr(widget_module, "CardiacSSLParameterNode", lambda node: node)
+    module_widget = SimpleNamespace(resourcePath=lambda p: str(tmp_path / p))
+    ui_widget = SimpleNamespace(setMRMLScene=lambda s: None)
+    controller = widget_module.CardiacSSLWidgetController(module_widget, ui_widget)
+    params = FakeParameterNode(
+        inputVolume=None, model="", frames="all", device="cpu", segmentation=None,
+        trainingSetFolder=Path(), finetuneName="", finetuneSteps=3, metricsTable=None, volumeChart=None,
+    )  # fmt: skip
+    controller.setParameterNode(params)
+    yield SimpleNamespace(controller=controller, ui=ui, params=params, dialogs=dialogs, scene=scene)
+    monkeypatch.delitem(sys.modules, "CardiacSSLLogic.widget", raising=False)
+
+
+def test_panel_workflow(gui, tmp_path, monkeypatch):
+    from CardiacSSLLogic.workflow_check import make_tiny_model
+
+    from CardiacSSLLib.io import write_cine
+    from CardiacSSLLib.phantom import make_phantom
+
+    ui, params, dialogs = gui.ui, gui.params, gui.dialogs
+    assert str(params.trainingSetFolder) != "."  # a default folder was filled in
+    params.trainingSetFolder = tmp_path / "ts"
+    assert ui.modelSelector.count == 1 and ui.modelSelector.currentData == ""  # "no model installed"
+
+    cine = make_phantom(n_frames=3, n_slices=3, size=40, seed=4)
+    dialogs.files["open"] = str(write_cine(cine, tmp_path / "cine.nii.gz"))
+    ui.loadCineFileButton.click()
+    assert params.inputVolume is not None and params.inputVolume.IsA("vtkMRMLScalarVolumeNode")
+
+    params.model = str(make_tiny_model(tmp_path / "tiny" / "model"))
+    ui.segmentButton.click()
+    assert params.segmentation is not None and "Segmented frames [0, 1, 2]" in ui.statusLabel.text
+    first = params.segmentation
+    dialogs.answer = False
+    ui.segmentButton.click()  # asks, user says no: nothing replaced
+    assert dialogs.questions and "already has a segmentation" in dialogs.questions[-1]
+    assert params.segmentation is first and gui.scene.GetNodeByID(first.GetID()) is not None
+    dialogs.answer = True
+    ui.segmentButton.click()  # asks, user says yes: replaced
+    assert params.segmentation is not first
+
+    ui.addToTrainingSetButton.click()
+    assert ui.casesTable.row_count == 1 and ui.trainingSetCountLabel.text == "1 case(s)"
+    assert ui.casesTable.item(0, 2).text() == "0"  # the frame shown
+
+    ui.metricsButton.click()
+    assert params.metricsTable is not None and ui.metricsTableView.table_node is params.metricsTable
+    dialogs.files["save"] = str(tmp_path / "metrics.csv")
+    ui.exportCsvButton.click()
+    assert (tmp_path / "metrics.csv").is_file()
+
+    class InstantRunner:
+        def __init__(self):
+            from CardiacSSLLogic.signals import Signal
+
+            self.progress, self.finished, self.running = Signal(), Signal(), False
+
+        def start(self, command, env=None):
+            self.command, self.running = command, True
+
+        def is_running(self):
+            return self.running
+
+        def cancel(self):
+            self.cancelled = True
+
+        def poll(self):
+            from CardiacSSLLogic.finetune_runner import RunResult, RunState
+
+            self.progress.emit({"event": "step", "step": 2, "total": 4, "loss": 0.5, "eta_s": 3.0})
+            self.running = False
+            result = RunResult(RunState.FAILED, 1, None, "worker: out of memory")
+            self.finished.emit(result)
+            return result
+
+    from CardiacSSLLogic import widget as widget_module
+
+    monkeypatch.setattr(widget_module, "SubprocessRunner", InstantRunner)
+    params.finetuneName = "mine"
+    ui.finetuneButton.click()
+    assert ui.finetuneButton.text == "Cancel fine-tuning"
+    gui.controller._pollFinetune()
+    assert ui.finetuneProgressBar.value == 50
+    assert ui.finetuneButton.text == "Fine-tune" and "out of memory" in ui.finetuneStatusLabel.text
+
+    ui.casesTable.selected = [0]
+    ui.removeCaseButton.click()
+    assert ui.casesTable.row_count == 0
+
+
+def test_errors_are_shown_not_swallowed(gui):
+    gui.params.model = "no-such-model"
+    gui.ui.segmentButton.click()  # no input selected
+    assert gui.dialogs.errors and "no input" in gui.dialogs.errors[-1]
+    gui.params.segmentation = None
+    gui.ui.correctButton.click()
+    assert "Segment first" in gui.dialogs.errors[-1]
+    with pytest.raises(Exception, match="select the input"):
+        gui.ui.addToTrainingSetButton.click()
+    assert "training set" in gui.dialogs.errors[-1]
+    np.testing.assert_equal(gui.ui.casesTable.row_count, 0)
