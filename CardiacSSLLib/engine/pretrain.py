@@ -129,9 +129,10 @@ def lr_schedule(s: OptimSettings, stage_bounds: list[int]) -> np.ndarray:
         n = b - a
         warm = int(round(s.warmup_fraction * n))
         t = np.arange(n)
-        base = 0.5 * (1 + np.cos(np.pi * t / max(n, 1))) if s.schedule == "cosine" else np.ones(n)
+        after = np.clip(t - warm, 0, None) / max(n - warm, 1)
+        base = 0.5 * (1 + np.cos(np.pi * after)) if s.schedule == "cosine" else np.ones(n)
         if warm:
-            base = np.minimum(base, (t + 1) / warm)
+            base = np.where(t < warm, (t + 1) / warm, base)
         lrs[a:b] = s.lr * base
     return lrs
 
@@ -358,9 +359,10 @@ def pretrain(
         if rcfg.get("method") != cfg.method:
             raise InputError(f"{out} holds a {rcfg.get('method')} run; cannot resume it as {cfg.method}")
         method.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("method/")})
-        opt.load_state_dict(
-            _unflatten_optimizer({k: v for k, v in state.items() if k.startswith("optim/")}, rcfg["optimizer"])
-        )
+        if int(rcfg.get("stage", 0)) == stage_of(int(rcfg["step"])):  # else a new stage starts: fresh optimiser
+            opt.load_state_dict(
+                _unflatten_optimizer({k: v for k, v in state.items() if k.startswith("optim/")}, rcfg["optimizer"])
+            )
         start = int(rcfg["step"])
         log.info("resumed %s at step %d of %d", cfg.method, start, total)
     model = D.wrap(method, info, device)
