@@ -165,3 +165,13 @@ def test_segment_with_a_partial_extent_is_placed_on_the_right_voxels():
     expected = np.zeros(cine.frame_shape, np.uint8)
     expected[1:3, 3:9, 4:10] = 3
     np.testing.assert_array_equal(label, expected)
+
+
+def test_sequence_in_seconds_gives_trigger_times_in_ms():
+    cine = _oblique_cine(n_frames=2)
+    scene = slicer.vtkMRMLScene()
+    nodes = mrml_convert.cine_to_sequence(cine, scene)
+    nodes.sequence.SetIndexUnit("s")
+    for t in range(2):
+        nodes.sequence.UpdateIndexValue(nodes.sequence.GetNthIndexValue(t), str(0.25 * t))
+    np.testing.assert_allclose(mrml_convert.node_to_cine(nodes.proxy).trigger_times_ms, [0.0, 250.0])

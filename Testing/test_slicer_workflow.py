@@ -166,3 +166,23 @@ def test_whole_workflow_on_a_sunnybrook_dicom_cine(sunnybrook_dir, tmp_path):
     )
     assert report["frames"] == [0]
     assert report["cases"] == 1 and report["rows"] >= 9
+
+
+def test_model_list_shows_user_models_with_validation_dice(tmp_path):
+    import torch
+    from CardiacSSLLogic.segment_logic import list_models
+
+    from CardiacSSLLib.checkpoint import save_checkpoint
+    from CardiacSSLLib.models.unet import UNetConfig, build_unet
+
+    config = UNetConfig(features=(4, 8))
+    torch.manual_seed(0)
+    with user_home(tmp_path):
+        save_checkpoint(
+            tmp_path / "models" / "site-a" / "model",
+            build_unet(config).state_dict(),
+            {"kind": "segmentation", "network": config.to_dict(), "validation": {"mean": 0.8125, "LV": 0.9}},
+        )
+        choices = {c.name: c for c in list_models()}
+    assert choices["site-a"].origin == "user"
+    assert choices["site-a"].label == "site-a (user, val Dice 0.812)"

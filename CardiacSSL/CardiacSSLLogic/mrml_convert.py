@@ -254,9 +254,12 @@ def sequence_to_cine(sequence_node, name: str | None = None) -> Cine:
     if len({f.shape for f in frames}) != 1:
         raise InputError(f"frames of sequence {sequence_node.GetName()!r} differ in size")
     trigger = None
-    if sequence_node.GetIndexName() == TIME_INDEX_NAME:
+    if sequence_node.GetIndexName().lower() == TIME_INDEX_NAME:
+        scale = {"s": 1000.0, "sec": 1000.0, "second": 1000.0, "seconds": 1000.0}.get(
+            sequence_node.GetIndexUnit().strip().lower(), 1.0
+        )
         try:
-            trigger = np.array([float(sequence_node.GetNthIndexValue(t)) for t in range(n)])
+            trigger = np.array([float(sequence_node.GetNthIndexValue(t)) * scale for t in range(n)])
         except ValueError:
             trigger = None
     return Cine(

@@ -46,16 +46,27 @@ class SegmentationResult:
     notes: list[str] = field(default_factory=list)
 
 
+def _first_dice(summary: dict, depth: int = 0) -> float | None:
+    """The first Dice-like number in a (nested) summary: ``*dice*`` keys, or ``mean`` under a Dice section."""
+    for key, value in summary.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and "dice" in str(key).lower():
+            return float(value)
+    for key, value in summary.items():
+        if isinstance(value, dict) and depth < 3:
+            if isinstance(value.get("mean"), (int, float)) and ("dice" in str(key).lower() or key == "validation"):
+                return float(value["mean"])
+            found = _first_dice(value, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
 def _accuracy(summary: dict) -> str:
     """A short accuracy text from a registry summary (bundled card numbers or user validation)."""
-    for key in ("val_dice", "dice", "mean_dice"):
-        if isinstance(summary.get(key), (int, float)):
-            return f"Dice {summary[key]:.3f}"
-    validation = summary.get("validation") or {}
-    for key in ("mean", "dice", "val_dice"):
-        if isinstance(validation.get(key), (int, float)):
-            return f"val Dice {validation[key]:.3f}"
-    return ""
+    dice = _first_dice(summary or {})
+    if dice is None:
+        return ""
+    return f"{'val ' if 'validation' in (summary or {}) else ''}Dice {dice:.3f}"
 
 
 def list_models() -> list[ModelChoice]:
@@ -172,8 +183,10 @@ class SegmentLogic:
                 browser=browser,
             )
             node = seq.proxy
-            seq.sequence.SetAttribute(INPUT_ATTRIBUTE, input_node.GetID())
-        for target in (node,) if seq is None else (node, seq.sequence):
+        targets = [node]
+        if seq is not None:  # items too: a proxy may take its attributes from the item it shows
+            targets += [seq.sequence] + [seq.sequence.GetNthDataNode(i) for i in range(len(run))]
+        for target in targets:
             if target is None:
                 continue
             target.SetAttribute(INPUT_ATTRIBUTE, input_node.GetID())
