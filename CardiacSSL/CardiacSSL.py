@@ -53,6 +53,7 @@ class CardiacSSLWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/CardiacSSL.ui"))
         self.layout.addWidget(uiWidget)
         self.logic = ScriptedLoadableModuleLogic()
+        self.logic.moduleName = self.moduleName  # parameter node of this module, not of the base class
         self.controller = CardiacSSLWidgetController(self, uiWidget)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
