@@ -186,3 +186,20 @@ def test_model_list_shows_user_models_with_validation_dice(tmp_path):
         choices = {c.name: c for c in list_models()}
     assert choices["site-a"].origin == "user"
     assert choices["site-a"].label == "site-a (user, val Dice 0.812)"
+
+
+def test_training_set_records_which_structures_were_annotated(phantom, oracle, tmp_path):
+    from CardiacSSLLogic.trainingset_logic import TrainingSetLogic
+
+    scene = slicer.vtkMRMLScene()
+    volume = mrml_convert.cine_to_volume_node(phantom, scene, frame=0, name="vol")
+    result = SegmentLogic(scene).segment(volume, "oracle", frames="current")
+    segmentation = result.segmentation.GetSegmentation()
+    segmentation.RemoveSegment(segmentation.GetSegmentIdBySegmentName("RV"))  # e.g. Sunnybrook: no RV drawn
+    logic = TrainingSetLogic(tmp_path / "ts")
+    (case_id,) = logic.add_segmentation(result.segmentation, volume)
+    stored = logic.store.load(case_id)
+    assert stored.structures == (1, 2)
+    assert stored.meta["provenance"]["model"] == "oracle"
+    assert stored.meta["provenance"]["frame"] == 0
+    np.testing.assert_array_equal(stored.label[0], np.where(phantom.label[0] == 3, 0, phantom.label[0]))

@@ -367,6 +367,13 @@ def _canonical_value(segment) -> int | None:
     return None
 
 
+def segment_values(segmentation_node) -> tuple[int, ...]:
+    """Canonical labels that have a segment (a deleted RV segment means RV was not annotated)."""
+    segmentation = segmentation_node.GetSegmentation()
+    values = {_canonical_value(segmentation.GetNthSegment(i)) for i in range(segmentation.GetNumberOfSegments())}
+    return tuple(sorted(v for v in values if v is not None))
+
+
 def label_from_segmentation(segmentation_node, geometry: Geometry, shape: tuple[int, int, int]) -> np.ndarray:
     """Canonical ``(z, y, x)`` uint8 label map of a segmentation on the grid of ``geometry``.
 

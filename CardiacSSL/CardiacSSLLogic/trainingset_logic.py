@@ -58,10 +58,13 @@ class TrainingSetLogic:
             items = current
         model = segmentation_node.GetAttribute(MODEL_ATTRIBUTE) or ""
         source = cine.source if not cine.source.startswith("mrml:") else input_node.GetName()
+        structures = mrml_convert.segment_values(segmentation_node)
+        if not structures:
+            raise InputError("the segmentation has no LV, MYO or RV segment")
         case_ids = []
         for frame, label in items:
             provenance = Provenance(source=source, frame=int(frame), model=model)
-            case_ids.append(self.store.add(cine.frame(frame), label, provenance))
+            case_ids.append(self.store.add(cine.frame(frame), label, provenance, structures=structures))
         return case_ids
 
     def cases(self) -> list[CaseInfo]:
@@ -72,6 +75,3 @@ class TrainingSetLogic:
 
     def __len__(self) -> int:
         return len(self.store)
-
-
-__all__ = ["TrainingSetLogic", "default_folder", "mrml_convert"]
