@@ -126,6 +126,10 @@ def test_finetune_logic_checks_inputs_before_starting(tmp_path, phantom):
         with pytest.raises(InputError, match="no cases"):
             logic.start(tmp_path / "ts", "base", "mine", 10)
         TrainingSet(tmp_path / "ts").add(phantom.frame(0), phantom.label[0])
+        with pytest.raises(InputError, match="start from"):
+            logic.start(tmp_path / "ts", "", "mine", 10)
+        with pytest.raises(InputError, match="a name"):
+            logic.start(tmp_path / "ts", "base", "", 10)
         with pytest.raises(InputError, match="invalid model name"):
             logic.start(tmp_path / "ts", "base", "../evil", 10)
         job = logic.start(tmp_path / "ts", "base", "mine", 10, "cpu")

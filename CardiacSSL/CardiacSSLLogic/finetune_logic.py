@@ -58,7 +58,11 @@ class FinetuneLogic:
 
         if self.runner.is_running():
             raise InputError("a fine-tuning run is already in progress: wait for it or cancel it")
-        if not NAME_PATTERN.match(name or ""):
+        if not init:
+            raise InputError("choose the model to start from (the model list of the Segment step)")
+        if not name:
+            raise InputError("give the new model a name")
+        if not NAME_PATTERN.match(name):
             raise InputError(f"invalid model name {name!r}: use letters, digits, '-', '_' and '.' (max 64)")
         if any(e.name == name for e in list_models()):
             raise OutputExistsError(f"a model named {name!r} exists already: choose another name")
