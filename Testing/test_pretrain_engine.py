@@ -18,7 +18,13 @@ from CardiacSSLLib.engine.pretrain import (
     stage_bounds,
 )
 from CardiacSSLLib.engine.progress import CancelToken, Progress
-from CardiacSSLLib.engine.unlabelled import UnlabelledFrames, frames_from_cines, load_unlabelled, to_square
+from CardiacSSLLib.engine.unlabelled import (
+    UnlabelledFrames,
+    canvas_size,
+    frames_from_cines,
+    load_unlabelled,
+    to_canvas,
+)
 from CardiacSSLLib.errors import Cancelled, InputError, OutputExistsError
 from CardiacSSLLib.methods import OptimSettings
 
@@ -131,11 +137,16 @@ def test_schedules():
     assert warm[0] == 0.5 and warm[1] == 1.0
 
 
-def test_to_square_keeps_aspect_by_padding():
-    stack = np.ones((2, 40, 80), np.float32)
-    sq = to_square(stack, 32)
-    assert sq.shape == (2, 1, 32, 32)
-    assert float(sq[0, 0, 0, 16]) == 0.0 and float(sq[0, 0, 16, 16]) == pytest.approx(1.0)
+def test_canvas_resamples_known_spacing_and_centres():
+    stack = np.zeros((2, 40, 80), np.float32)
+    stack[:, 18:22, 38:42] = 1.0  # a bright 4x4 square in the centre
+    out = to_canvas(stack, 48)  # unknown spacing: native pixels, cropped/padded to 48 x 48
+    assert out.shape == (2, 1, 48, 48)
+    assert float(out[0, 0, 4, 24]) == 0.0 and float(out[0, 0, 24, 24]) == pytest.approx(1.0)
+    assert float(out.sum()) == pytest.approx(2 * 16)
+    half = to_canvas(stack, 48, spacing_yx=(0.75, 0.75), target_spacing=1.5)  # 2x coarser: 2x2 square
+    assert float(half[0].sum()) == pytest.approx(4, rel=0.3)
+    assert canvas_size(64) == 96
 
 
 def test_phantom_frames_carry_volume_and_position():
@@ -144,6 +155,7 @@ def test_phantom_frames_carry_volume_and_position():
     cine = make_phantom(n_frames=3, n_slices=5, size=64, seed=0)
     f = frames_from_cines([cine], 32)
     assert len(f) == 15 and f.n_volumes == 3 and f.images.dtype == torch.float16
+    assert f.images.shape[-2:] == (48, 48)
     assert f.position[:5].tolist() == pytest.approx([0, 0.25, 0.5, 0.75, 1])
     assert 0.0 <= float(f.images.min()) and float(f.images.max()) <= 1.0
     g = load_unlabelled(["phantom:1"], 32)

@@ -52,7 +52,8 @@ class PretrainConfig:
     lr: float | None = None
     optimizer: str | None = None  # "adam" | "sgd"
     weight_decay: float | None = None
-    image_size: int = 128
+    image_size: int = 128  # training crop; frames are stored 1.5x larger
+    target_spacing: float | None = 1.5  # mm, for sources with known spacing (as fine-tuning/inference)
     features: tuple[int, ...] = (16, 32, 64, 128, 256)
     norm: str = "instance"
     hparams: dict = field(default_factory=dict)  # method-specific, e.g. {"global_strategy": "GD"}
@@ -144,12 +145,23 @@ def stage_bounds(total: int, n_stages: int) -> list[int]:
 # --------------------------------------------------------------------------- batches
 
 
+def random_crops(images: torch.Tensor, size: int, rng: np.random.Generator) -> torch.Tensor:
+    """(B, 1, H, W) -> (B, 1, size, size) at random positions (the stored canvas is larger)."""
+    h, w = images.shape[-2:]
+    if (h, w) == (size, size):
+        return images
+    ys, xs = rng.integers(0, h - size + 1, len(images)), rng.integers(0, w - size + 1, len(images))
+    return torch.stack([im[:, y : y + size, x : x + size] for im, y, x in zip(images, ys, xs, strict=True)])
+
+
 class BatchStream:
     """Index batches per step: epochs of a rank's ``DistributedSampler`` shard, or the method's
     structured sampler (seeded by step, so a resumed run continues the same sequence)."""
 
-    def __init__(self, frames: UnlabelledFrames, batch: int, info: D.DistInfo, seed: int) -> None:
-        self.frames, self.batch, self.info, self.seed = frames, batch, info, seed
+    def __init__(self, frames: UnlabelledFrames, batch: int, size: int, info: D.DistInfo, seed: int) -> None:
+        self.frames, self.batch, self.size, self.info, self.seed = frames, batch, size, info, seed
+        if frames.images.shape[-1] < size or frames.images.shape[-2] < size:
+            raise InputError(f"stored frames ({tuple(frames.images.shape[-2:])}) are smaller than the {size} crops")
         self.sampler = D.sampler(len(frames), info, seed)
         self.per_epoch = len(self.sampler) // batch
         self._epoch, self._order = -1, []
@@ -169,8 +181,9 @@ class BatchStream:
 
     def batch_at(self, step: int, method: PretrainMethod, device: torch.device, channels_last: bool) -> Batch:
         idx = self.indices(step, method)
-        t = torch.from_numpy(idx)
-        images = self.frames.images[t].to(device, non_blocking=True).float()
+        rng = np.random.default_rng([self.seed, self.info.rank, step, 2])
+        images = random_crops(self.frames.images[torch.from_numpy(idx)], self.size, rng)
+        images = images.to(device, non_blocking=True).float()
         if channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         g = torch.Generator().manual_seed(
@@ -283,7 +296,9 @@ def save_backbones(
                 "n_frames": len(frames),
                 "n_volumes": frames.n_volumes,
                 "image_size": cfg.image_size,
-                "normalisation": "per-slice percentiles 0.5-99.5 to 0..1, zero-pad to square, resize",
+                "target_spacing": cfg.target_spacing,
+                "preprocess": "per-slice percentiles 0.5-99.5 to 0..1; resampled to target_spacing when "
+                "known, native pixels otherwise; random image_size crops of a 1.5x centred canvas",
             },
             "seed": cfg.seed,
             "git_commit": git_commit(),
@@ -339,7 +354,7 @@ def pretrain(
     method = build_method(cfg.method, network, **cfg.hparams)
     settings = resolve_settings(cfg, method.defaults)
     if frames is None:
-        frames = load_unlabelled(cfg.sources, cfg.image_size)
+        frames = load_unlabelled(cfg.sources, cfg.image_size, cfg.target_spacing)
     total = cfg.iterations or max(1, math.ceil(settings.epochs * len(frames) / (settings.batch_size * info.world_size)))
     bounds = stage_bounds(total, method.n_stages)
     lrs = lr_schedule(settings, bounds)
@@ -366,7 +381,7 @@ def pretrain(
         start = int(rcfg["step"])
         log.info("resumed %s at step %d of %d", cfg.method, start, total)
     model = D.wrap(method, info, device)
-    stream = BatchStream(frames, settings.batch_size, info, cfg.seed)
+    stream = BatchStream(frames, settings.batch_size, cfg.image_size, info, cfg.seed)
 
     logf = open(out / LOG_FILE, "a") if info.is_main else None  # noqa: SIM115  (closed in finally)
     own_progress = progress is None and info.is_main

@@ -28,6 +28,7 @@ from torch import nn
 
 from CardiacSSLLib.checkpoint import load_unet, read_config, save_checkpoint
 from CardiacSSLLib.device import autocast, resolve_device
+from CardiacSSLLib.engine.pretrain import random_crops
 from CardiacSSLLib.engine.progress import CancelToken, Progress
 from CardiacSSLLib.errors import InputError, ModelError, OutputExistsError
 from CardiacSSLLib.methods import augment as A
@@ -218,6 +219,7 @@ def train_semisupervised(
         sources = cfg.unlabelled or ([f"acdc:{cfg.acdc_root}:train"] if cfg.acdc_root else [])
         unlabelled = load_unlabelled(sources, cfg.patch_size)
     gen = torch.Generator().manual_seed(cfg.seed)
+    crop_rng = np.random.default_rng(cfg.seed)
     spatial, inten = A.SpatialAug(rotation_deg=180, scale=(0.85, 1.15)), A.IntensityAug(noise_std=0.02)
     rampup = int(cfg.rampup_fraction * cfg.steps)
 
@@ -239,7 +241,8 @@ def train_semisupervised(
                 group["lr"] = cfg.lr * (1 - step / cfg.steps) ** 0.9
             x, y = batch["image"].to(device), batch["label"].to(device)
             idx = torch.randint(len(unlabelled), (cfg.unlabelled_batch_size,), generator=gen)
-            u = A.view(unlabelled.images[idx].float().to(device), spatial, inten, gen)
+            u = random_crops(unlabelled.images[idx], cfg.patch_size, crop_rng)
+            u = A.view(u.float().to(device), spatial, inten, gen)
             with autocast(device, cfg.amp):
                 if cfg.method == "cps":
                     la, lb = nets[0](torch.cat([x, u])), nets[1](torch.cat([x, u]))

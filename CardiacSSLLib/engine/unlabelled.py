@@ -3,8 +3,12 @@
 Every phase of every slice of a cine becomes one frame; each (cine, phase) stack is one
 "volume" and each frame keeps its relative slice position (0 at the first slice, 1 at the
 last) for the position-aware methods (PCL, Chaitanya's partitions). Frames are normalised
-per slice with ``preprocess.normalize_intensity`` (robust percentiles to 0..1), zero-padded
-to a square and resized to ``size`` x ``size``; they live in memory as float16.
+per slice with ``preprocess.normalize_intensity`` (robust percentiles to 0..1) and brought to
+the scale fine-tuning and inference use: resampled to ``target_spacing`` mm when the pixel
+spacing is known, native pixels otherwise (the ACDC HDF5). Each frame is then centre-cropped
+or zero-padded to a ``canvas`` x ``canvas`` square (``canvas_size(size)``, larger than the
+training crop so the engine can take random ``size`` x ``size`` crops) and kept in memory as
+float16.
 
 Source specifications (command line and :class:`PretrainConfig`):
   ``acdc:<root>[:split,split]``  SSL4MIS ACDC HDF5 (default every split; labels never read)
@@ -35,7 +39,7 @@ ACDC_SPLITS = ("train", "val", "test")
 
 @dataclass
 class UnlabelledFrames:
-    images: torch.Tensor  # (N, 1, size, size) float16 in [0, 1]
+    images: torch.Tensor  # (N, 1, canvas, canvas) float16 in [0, 1]
     volume: np.ndarray  # (N,) int64
     position: np.ndarray  # (N,) float32 in [0, 1]
     sources: list[str] = field(default_factory=list)
@@ -52,16 +56,27 @@ class UnlabelledFrames:
         return int(np.unique(self.volume).size)
 
 
-def to_square(stack: np.ndarray, size: int) -> torch.Tensor:
-    """(n, H, W) normalised slices -> (n, 1, size, size): zero-pad to a centred square, then resize."""
+def canvas_size(size: int) -> int:
+    """Stored frame size for training crops of ``size`` (room for random translations)."""
+    return size + size // 2
+
+
+def to_canvas(
+    stack: np.ndarray, canvas: int, spacing_yx: tuple[float, float] | None = None, target_spacing: float | None = None
+) -> torch.Tensor:
+    """(n, H, W) normalised slices -> (n, 1, canvas, canvas): resample to ``target_spacing`` when the
+    spacing is known, then centre-crop / zero-pad."""
+    from CardiacSSLLib.preprocess import plan_grid, to_network
+
     t = torch.from_numpy(np.ascontiguousarray(stack, dtype=np.float32))[:, None]
+    grid = plan_grid(tuple(t.shape[-2:]), spacing_yx, target_spacing, divisor=1)
+    t = to_network(t, grid)
     h, w = t.shape[-2:]
-    s = max(h, w)
-    pad = ((s - w) // 2, s - w - (s - w) // 2, (s - h) // 2, s - h - (s - h) // 2)
-    t = F.pad(t, pad)
-    if s != size:
-        t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=s > size)
-    return t.clamp(0, 1)
+    top, left = (h - canvas) // 2, (w - canvas) // 2
+    t = t[..., max(top, 0) : max(top, 0) + canvas, max(left, 0) : max(left, 0) + canvas]
+    h, w = t.shape[-2:]
+    pad = ((canvas - w) // 2, canvas - w - (canvas - w) // 2, (canvas - h) // 2, canvas - h - (canvas - h) // 2)
+    return F.pad(t, pad).clamp(0, 1)
 
 
 def _positions(n_slices: int) -> np.ndarray:
@@ -75,29 +90,31 @@ def _normalise(stack: np.ndarray) -> np.ndarray:
 
 
 class _Builder:
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, size: int, target_spacing: float | None) -> None:
+        self.canvas, self.target_spacing = canvas_size(size), target_spacing
         self.images: list[torch.Tensor] = []
         self.volume: list[np.ndarray] = []
         self.position: list[np.ndarray] = []
         self.n_volumes = 0
         self.sources: list[str] = []
 
-    def add_stack(self, stack: np.ndarray, positions: np.ndarray | None = None) -> None:
-        """One 3D stack (Z, H, W) of raw intensities."""
+    def add_stack(self, stack: np.ndarray, spacing_yx: tuple[float, float] | None = None) -> None:
+        """One 3D stack (Z, H, W) of raw intensities; ``spacing_yx`` in mm when known."""
         try:
             norm = _normalise(stack)
         except InputError as exc:
             log.warning("skipping a stack: %s", exc)
             return
-        self.images.append(to_square(norm, self.size).half())
+        self.images.append(to_canvas(norm, self.canvas, spacing_yx, self.target_spacing).half())
         self.volume.append(np.full(stack.shape[0], self.n_volumes, dtype=np.int64))
-        self.position.append(_positions(stack.shape[0]) if positions is None else positions.astype(np.float32))
+        self.position.append(_positions(stack.shape[0]))
         self.n_volumes += 1
 
     def add_cine(self, cine: Cine) -> None:
+        g = cine.geometry
+        spacing = (float(g.spacing[1]), float(g.spacing[0])) if g.spacing_known else None
         for t in range(cine.image.shape[0]):
-            self.add_stack(cine.image[t])
+            self.add_stack(cine.image[t], spacing)
         self.sources.append(f"{cine.name or cine.source} ({cine.image.shape[0]}x{cine.image.shape[1]} frames)")
 
     def build(self) -> UnlabelledFrames:
@@ -148,14 +165,14 @@ def add_phantom(builder: _Builder, n: int) -> None:
     from CardiacSSLLib.phantom import make_phantom
 
     for seed in range(n):
-        builder.add_cine(make_phantom(n_frames=4, n_slices=8, size=96, seed=seed))
+        builder.add_cine(make_phantom(n_frames=4, n_slices=8, size=128, seed=seed))
 
 
-def load_unlabelled(specs: list[str], size: int) -> UnlabelledFrames:
-    """Gather frames from source specifications (see the module docstring)."""
+def load_unlabelled(specs: list[str], size: int, target_spacing: float | None = 1.5) -> UnlabelledFrames:
+    """Gather frames from source specifications (see the module docstring) for ``size`` crops."""
     if not specs:
         raise InputError("give at least one unlabelled data source (e.g. acdc:/data/acdc, sunnybrook:/data/sb)")
-    builder = _Builder(size)
+    builder = _Builder(size, target_spacing)
     for spec in specs:
         kind, _, rest = spec.partition(":")
         if kind == "acdc" and rest:
@@ -175,9 +192,9 @@ def load_unlabelled(specs: list[str], size: int) -> UnlabelledFrames:
     return frames
 
 
-def frames_from_cines(cines: list[Cine], size: int) -> UnlabelledFrames:
+def frames_from_cines(cines: list[Cine], size: int, target_spacing: float | None = 1.5) -> UnlabelledFrames:
     """In-memory cines (e.g. from the Slicer scene or tests) as unlabelled frames."""
-    builder = _Builder(size)
+    builder = _Builder(size, target_spacing)
     for cine in cines:
         builder.add_cine(cine)
     return builder.build()
