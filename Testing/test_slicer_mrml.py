@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 slicer = pytest.importorskip("slicer", reason="slicer-core is needed for the MRML tests")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "CardiacSSL"))  # the module folder, as Slicer does
-
-from CardiacSSLLogic import mrml_convert  # noqa: E402
 
 from CardiacSSLLib.cine import Cine, Geometry  # noqa: E402
 from CardiacSSLLib.errors import InputError  # noqa: E402
+from CardiacSSLLogic import mrml_convert  # noqa: E402
 
 
 def _oblique_cine(n_frames=3, shape=(4, 18, 22), seed=0) -> Cine:

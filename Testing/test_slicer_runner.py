@@ -10,8 +10,6 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "CardiacSSL"))  # the module folder, as Slicer does
-
 from CardiacSSLLogic.finetune_runner import (  # noqa: E402
     RunState,
     SubprocessRunner,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -14,7 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULE = ROOT / "CardiacSSL"
 UI = MODULE / "Resources" / "UI" / "CardiacSSL.ui"
 LOGIC = MODULE / "CardiacSSLLogic"
-sys.path.insert(0, str(MODULE))  # the module folder, as Slicer does
 
 
 def _ui_widgets() -> dict[str, ET.Element]:

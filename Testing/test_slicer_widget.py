@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 
 slicer = pytest.importorskip("slicer", reason="slicer-core is needed for the MRML tests")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "CardiacSSL"))  # the module folder, as Slicer does
 
 
 class FakeWidget:
@@ -170,10 +169,9 @@ def gui(monkeypatch, tmp_path):
 
 
 def test_panel_workflow(gui, tmp_path, monkeypatch):
-    from CardiacSSLLogic.workflow_check import make_tiny_model
-
     from CardiacSSLLib.io import write_cine
     from CardiacSSLLib.phantom import make_phantom
+    from CardiacSSLLogic.workflow_check import make_tiny_model
 
     ui, params, dialogs = gui.ui, gui.params, gui.dialogs
     assert str(params.trainingSetFolder) != "."  # a default folder was filled in

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 slicer = pytest.importorskip("slicer", reason="slicer-core is needed for the MRML tests")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "CardiacSSL"))  # the module folder, as Slicer does
 
+from CardiacSSLLib.errors import InputError, OutputExistsError  # noqa: E402
 from CardiacSSLLogic import mrml_convert  # noqa: E402
 from CardiacSSLLogic.finetune_logic import FinetuneLogic  # noqa: E402
 from CardiacSSLLogic.finetune_runner import RunResult, RunState  # noqa: E402
@@ -18,8 +18,6 @@ from CardiacSSLLogic.metrics_logic import MetricsLogic  # noqa: E402
 from CardiacSSLLogic.segment_logic import SegmentLogic  # noqa: E402
 from CardiacSSLLogic.signals import Signal  # noqa: E402
 from CardiacSSLLogic.workflow_check import make_tiny_model, run_workflow_check, user_home  # noqa: E402
-
-from CardiacSSLLib.errors import InputError, OutputExistsError  # noqa: E402
 
 
 @pytest.fixture()
@@ -174,10 +172,10 @@ def test_whole_workflow_on_a_sunnybrook_dicom_cine(sunnybrook_dir, tmp_path):
 
 def test_model_list_shows_user_models_with_validation_dice(tmp_path):
     import torch
-    from CardiacSSLLogic.segment_logic import list_models
 
     from CardiacSSLLib.checkpoint import save_checkpoint
     from CardiacSSLLib.models.unet import UNetConfig, build_unet
+    from CardiacSSLLogic.segment_logic import list_models
 
     config = UNetConfig(features=(4, 8))
     torch.manual_seed(0)
