@@ -77,8 +77,9 @@ def warp(
     """Apply affine matrices to images or feature maps (B, C, H, W); zeros outside."""
     b, c, h, w = x.shape
     out = size or (h, w)
-    grid = F.affine_grid(theta.to(x.dtype), [b, c, out[0], out[1]], align_corners=False)
-    return F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False)
+    # the grid in float32 even under bf16 autocast (sub-pixel alignment of the two Pix2Rep branches)
+    grid = F.affine_grid(theta.float(), [b, c, out[0], out[1]], align_corners=False)
+    return F.grid_sample(x.float(), grid, mode=mode, padding_mode="zeros", align_corners=False)
 
 
 def intensity(x: torch.Tensor, aug: IntensityAug, g: torch.Generator) -> torch.Tensor:
