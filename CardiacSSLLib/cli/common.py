@@ -34,14 +34,9 @@ def prepare_out_dir(path: str | Path, overwrite: bool, names: list[str]) -> Path
     existing = [n for n in names if (out / n).exists()]
     if existing and not overwrite:
         raise OutputExistsError(f"{out} already holds {', '.join(existing)}: choose another --out or pass --overwrite")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".cardiacssl-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise InputError(f"cannot write to output folder {out}: {exc.strerror or exc}") from exc
-    return out
+    from CardiacSSLLib.metrics.output import ensure_writable_dir
+
+    return ensure_writable_dir(out)
 
 
 def setup_logging(verbose: bool) -> None:

@@ -216,20 +216,13 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
     from CardiacSSLLib.device import autocast, resolve_device
     from CardiacSSLLib.engine.augment import training_transforms
     from CardiacSSLLib.engine.data import LabelledSlices
+    from CardiacSSLLib.metrics.output import ensure_writable_dir
 
     out = Path(cfg.out)
     model_stem = out / "model"
     if model_stem.with_suffix(".json").exists() and not cfg.overwrite and not cfg.resume:
         raise OutputExistsError(f"{model_stem.with_suffix('.json')} exists: choose another --out or pass --overwrite")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"output {out} exists and is not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise InputError(f"cannot write to output folder {out}: {exc.strerror or exc}") from exc
+    ensure_writable_dir(out)
 
     t0 = time.monotonic()
     seed_everything(cfg.seed)

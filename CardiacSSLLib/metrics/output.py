@@ -36,3 +36,18 @@ def write_atomic(path: str | os.PathLike, data: bytes | str, overwrite: bool = F
         Path(tmp).unlink(missing_ok=True)
         raise
     return out
+
+
+def ensure_writable_dir(path: str | os.PathLike) -> Path:
+    """Create folder ``path`` if needed and prove it is writable, with a clear error if not."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output {out} exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"cannot write to output folder {out}: {exc.strerror or exc}") from exc
+    return out
