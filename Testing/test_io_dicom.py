@@ -343,3 +343,54 @@ def test_two_sunnybrook_series_in_one_folder_are_refused(sunnybrook_dir, tmp_pat
         shutil.copytree(sunnybrook_dir / "dicoms" / scd, tmp_path / "both" / scd)
     with pytest.raises(InputError, match="2 cine series"):
         load_cine(tmp_path / "both")
+
+
+def test_whole_exam_export_picks_the_short_axis_stack(tmp_path):
+    """Siemens-style exam: one series per SAX slice, plus 2- and 4-chamber cines and a localizer."""
+    exam = tmp_path / "exam"
+    for z in range(4):
+        for t in range(3):
+            write_dicom(
+                exam / f"sax{z}" / f"{t}.dcm",
+                stored_values(t, z),
+                np.asarray([0.0, 0, 0]) + 8 * z * NORMAL,
+                series_uid=f"1.2.9.{z}",
+                series_number=20 + z,
+                description="sa_cine",
+                trigger=30.0 * t,
+                instance=t + 1,
+            )
+    long_axis = (ROW, NORMAL)  # a plane orthogonal to the short axis
+    for k, name in enumerate(("2ch", "4ch")):
+        for t in range(3):
+            write_dicom(
+                exam / name / f"{t}.dcm",
+                stored_values(t, 9),
+                np.asarray([5.0, 5, 5]),
+                series_uid=f"1.2.8.{k}",
+                series_number=10 + k,
+                description=f"cine_{name}",
+                trigger=30.0 * t,
+                instance=t + 1,
+                orientation=long_axis,
+            )
+    cine = load_cine(exam)
+    assert cine.image.shape == (3, 4, 6, 7)
+    np.testing.assert_array_equal(cine.image[2, 3], stored_values(2, 3))
+    assert load_cine(exam, series=10).n_slices == 1  # an explicit choice still wins
+    # a second SAX stack (e.g. a repeated acquisition) makes the choice ambiguous again
+    for z in range(3):
+        for t in range(2):
+            write_dicom(
+                exam / f"rep{z}" / f"{t}.dcm",
+                stored_values(t, z),
+                np.asarray([1.0, 2, 3]) + 8 * z * NORMAL,
+                series_uid=f"1.2.7.{z}",
+                series_number=40 + z,
+                description="sa_cine_repeat",
+                trigger=30.0 * t,
+                instance=t + 1,
+                frame_of_reference="1.2.826.0.1.3680043.8.498.99",
+            )
+    with pytest.raises(InputError, match="cine series"):
+        load_cine(exam)

@@ -12,8 +12,11 @@ How a folder becomes a cine:
      matrix, pixel spacing, number of phases and FrameOfReferenceUID, and differ in
      position along their common normal: one series per slice (Siemens/Philips habit),
      stacked into one cine. This applies only when *every* cine-like series of the folder
-     fits that rule, so it is the only interpretation; otherwise the series are listed and
-     the caller must choose with ``series=``.
+     fits that rule, so it is the only interpretation.
+   - Otherwise (a whole-exam export with long-axis cines beside the short-axis stack), the
+     one stack with at least 3 slice positions, if exactly one exists (a warning names the
+     ignored series); when none or several qualify, the series are listed and the caller
+     must choose with ``series=``.
    - No cine-like series: a 3D volume (accepted as one frame only with
      ``allow_single_frame=True``) or a single 2D image (always refused).
 3. Slice positions are ordered along the slice normal (row x column direction cosines of
@@ -240,6 +243,17 @@ def _select_series(series: list[SeriesSummary], selector: str | int | None, fold
         if _one_series_per_slice(cine_like):
             log.info("stacking %d single-slice cine series into one cine", len(cine_like))
             return cine_like
+        stack = _the_short_axis_stack(cine_like)
+        if stack is not None:
+            ignored = [s for s in cine_like if s not in stack]
+            log.warning(
+                "%s: using the only multi-slice cine stack (%d series) and ignoring %d other cine series: %s",
+                folder,
+                len(stack),
+                len(ignored),
+                "; ".join(s.describe() for s in ignored),
+            )
+            return stack
         listing = "\n  ".join(s.describe() for s in cine_like)
         raise InputError(
             f"{folder} holds {len(cine_like)} cine series; choose one with series= (series number, "
@@ -256,6 +270,31 @@ def _select_series(series: list[SeriesSummary], selector: str | int | None, fold
             )
         raise InputError(f"the MR images in {folder} lack ImagePositionPatient/ImageOrientationPatient")
     raise InputError(f"{folder} holds {len(usable)} series and none is a cine; choose one with series=:\n  {listing}")
+
+
+MIN_STACK_POSITIONS = 3  # a short-axis stack covers the ventricles; long-axis cines are 1 slice
+
+
+def _the_short_axis_stack(cine_like: list[SeriesSummary]) -> list[SeriesSummary] | None:
+    """In a whole-exam export, the one cine stack with >= 3 slice positions, if exactly one exists.
+
+    Candidates are each multi-position cine series, and each group of single-slice cine
+    series that stack (:func:`_one_series_per_slice`). Long-axis cines (2/3/4-chamber) are
+    single slices in other orientations and never form such a stack; when two stacks
+    qualify the choice is left to the user.
+    """
+    candidates: list[list[SeriesSummary]] = [[s] for s in cine_like if s.n_positions >= MIN_STACK_POSITIONS]
+    singles = [s for s in cine_like if s.n_positions == 1]
+    groups: list[list[SeriesSummary]] = []
+    for s in singles:
+        for g in groups:
+            if _one_series_per_slice([*g, s]):
+                g.append(s)
+                break
+        else:
+            groups.append([s])
+    candidates += [g for g in groups if len(g) >= MIN_STACK_POSITIONS]
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def _one_series_per_slice(cine_like: list[SeriesSummary]) -> bool:
