@@ -20,6 +20,7 @@ from CardiacSSLLib.engine.pretrain import (
 from CardiacSSLLib.engine.progress import CancelToken, Progress
 from CardiacSSLLib.engine.unlabelled import (
     UnlabelledFrames,
+    apex_first,
     canvas_size,
     frames_from_cines,
     load_unlabelled,
@@ -156,7 +157,7 @@ def test_phantom_frames_carry_volume_and_position():
     f = frames_from_cines([cine], 32)
     assert len(f) == 15 and f.n_volumes == 3 and f.images.dtype == torch.float16
     assert f.images.shape[-2:] == (48, 48)
-    assert f.position[:5].tolist() == pytest.approx([0, 0.25, 0.5, 0.75, 1])
+    assert sorted(f.position[:5].tolist()) == pytest.approx([0, 0.25, 0.5, 0.75, 1])
     assert 0.0 <= float(f.images.min()) and float(f.images.max()) <= 1.0
     g = load_unlabelled(["phantom:1"], 32)
     assert len(g) > 0 and g.sources
@@ -168,7 +169,23 @@ def test_real_acdc_and_sunnybrook_frames(acdc_dir, sunnybrook_dir):
     # 20 ACDC val volumes + 3 Sunnybrook cines x 20 phases
     assert f.n_volumes == 20 + 60
     assert len(f) > 20 * 6 + 60 * 10
-    for v in np.unique(f.volume)[:5]:
+    for v in np.unique(f.volume)[:5]:  # ACDC: stored base first
         pos = f.position[f.volume == v]
         assert pos[0] == 0 and pos[-1] == 1
+    for v in np.unique(f.volume)[-3:]:  # Sunnybrook: stored apex first, so positions run 1 -> 0
+        pos = f.position[f.volume == v]
+        assert pos[0] == 1 and pos[-1] == 0
+
+
+def test_positions_run_from_base_to_apex_using_the_geometry():
+    from CardiacSSLLib.cine import Cine, Geometry
+
+    image = np.random.default_rng(0).random((1, 4, 16, 16)).astype(np.float32)
+    towards_base = (1, 0, 0, 0, 1, 0, -0.6, 0.6, 0.5)  # columns x, y, normal: normal right-posterior-superior
+    towards_apex = (1, 0, 0, 0, 1, 0, 0.6, -0.6, -0.5)
+    assert apex_first(Cine(image=image, geometry=Geometry(direction=towards_base)))
+    assert not apex_first(Cine(image=image, geometry=Geometry(direction=towards_apex)))
+    assert not apex_first(Cine(image=image, geometry=Geometry(direction=towards_base, spacing_known=False)))
+    f = frames_from_cines([Cine(image=image, geometry=Geometry(direction=towards_base))], 16)
+    assert f.position.tolist() == pytest.approx([1, 2 / 3, 1 / 3, 0])
     assert 0.05 < float(f.images.float().mean()) < 0.6

@@ -1,8 +1,10 @@
 """Unlabelled 2D frames for pretraining, gathered from every source the library reads.
 
 Every phase of every slice of a cine becomes one frame; each (cine, phase) stack is one
-"volume" and each frame keeps its relative slice position (0 at the first slice, 1 at the
-last) for the position-aware methods (PCL, Chaitanya's partitions). Frames are normalised
+"volume" and each frame keeps its relative slice position, 0 at the base and 1 at the apex, for
+the position-aware methods (PCL, Chaitanya's partitions): with a real geometry the apex is the
+end the slice normal points to along the heart's long axis (towards patient left, anterior,
+inferior); without one (the ACDC HDF5) the stored order, base first, is kept. Frames are normalised
 per slice with ``preprocess.normalize_intensity`` (robust percentiles to 0..1) and brought to
 the scale fine-tuning and inference use: resampled to ``target_spacing`` mm when the pixel
 spacing is known, native pixels otherwise (the ACDC HDF5). Each frame is then centre-cropped
@@ -79,8 +81,21 @@ def to_canvas(
     return F.pad(t, pad).clamp(0, 1)
 
 
-def _positions(n_slices: int) -> np.ndarray:
-    return np.linspace(0.0, 1.0, n_slices, dtype=np.float32) if n_slices > 1 else np.zeros(1, np.float32)
+# base -> apex points to the patient's left, anterior and inferior: +x, -y, -z in LPS
+APEX_DIRECTION_LPS = np.array([1.0, -1.0, -1.0]) / np.sqrt(3.0)
+
+
+def _positions(n_slices: int, apex_first: bool = False) -> np.ndarray:
+    pos = np.linspace(0.0, 1.0, n_slices, dtype=np.float32) if n_slices > 1 else np.zeros(1, np.float32)
+    return pos[::-1].copy() if apex_first else pos
+
+
+def apex_first(cine: Cine) -> bool:
+    """True when slice index 0 is the apex (the slice normal points towards the base)."""
+    if not cine.geometry.spacing_known:
+        return False  # no geometry (SSL4MIS ACDC): stored base first
+    normal = cine.geometry.direction_matrix[:, 2]
+    return float(normal @ APEX_DIRECTION_LPS) < 0
 
 
 def _normalise(stack: np.ndarray) -> np.ndarray:
@@ -98,7 +113,9 @@ class _Builder:
         self.n_volumes = 0
         self.sources: list[str] = []
 
-    def add_stack(self, stack: np.ndarray, spacing_yx: tuple[float, float] | None = None) -> None:
+    def add_stack(
+        self, stack: np.ndarray, spacing_yx: tuple[float, float] | None = None, reverse: bool = False
+    ) -> None:
         """One 3D stack (Z, H, W) of raw intensities; ``spacing_yx`` in mm when known."""
         try:
             norm = _normalise(stack)
@@ -107,14 +124,15 @@ class _Builder:
             return
         self.images.append(to_canvas(norm, self.canvas, spacing_yx, self.target_spacing).half())
         self.volume.append(np.full(stack.shape[0], self.n_volumes, dtype=np.int64))
-        self.position.append(_positions(stack.shape[0]))
+        self.position.append(_positions(stack.shape[0], reverse))
         self.n_volumes += 1
 
     def add_cine(self, cine: Cine) -> None:
         g = cine.geometry
         spacing = (float(g.spacing[1]), float(g.spacing[0])) if g.spacing_known else None
+        reverse = apex_first(cine)
         for t in range(cine.image.shape[0]):
-            self.add_stack(cine.image[t], spacing)
+            self.add_stack(cine.image[t], spacing, reverse)
         self.sources.append(f"{cine.name or cine.source} ({cine.image.shape[0]}x{cine.image.shape[1]} frames)")
 
     def build(self) -> UnlabelledFrames:
