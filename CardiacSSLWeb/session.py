@@ -1,0 +1,212 @@
+"""One cine in the MRML scene and the workflow steps on it, all done by CardiacSSLLogic.
+
+No trame here: the app calls these methods on its event loop (MRML is not thread-safe);
+only :meth:`Session.predict` is safe to run in a worker thread (pure CardiacSSLLib).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from CardiacSSLLib.cine import Cine
+from CardiacSSLLib.errors import InputError
+from CardiacSSLWeb.paths import ensure_logic_importable
+
+ensure_logic_importable()
+
+from CardiacSSLLogic import mrml_convert  # noqa: E402
+from CardiacSSLLogic.finetune_logic import FinetuneLogic  # noqa: E402
+from CardiacSSLLogic.metrics_logic import MetricsLogic, MetricsResult  # noqa: E402
+from CardiacSSLLogic.segment_logic import FRAMES_ALL, FRAMES_CURRENT, SegmentationResult, SegmentLogic  # noqa: E402
+from CardiacSSLLogic.trainingset_logic import TrainingSetLogic  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+FRAME_CHOICES = (FRAMES_CURRENT, FRAMES_ALL)
+
+
+@dataclass
+class PredictJob:
+    """What :meth:`Session.predict` needs, taken from the scene on the event loop."""
+
+    input_node: object
+    cine: Cine
+    frames: list[int]
+    model: str
+    device: str
+
+
+class Session:
+    """The scene's loaded cine, its segmentation, the training set and the fine-tuning runs."""
+
+    def __init__(self, scene, train_set: str | Path | None = None, python: str | None = None) -> None:
+        self.scene = scene
+        self.segment_logic = SegmentLogic(scene)
+        self.training_set = TrainingSetLogic(train_set)
+        self.finetune = FinetuneLogic(python=python or sys.executable)
+        self.cine: Cine | None = None
+        self.nodes: mrml_convert.SequenceNodes | None = None
+        self.result: SegmentationResult | None = None
+        self.predicted: dict[int, np.ndarray] = {}  # the model's labels, to report what the user changed
+        self.metrics: MetricsResult | None = None
+
+    # --- loading -----------------------------------------------------------------------
+
+    def show_cine(self, cine: Cine) -> mrml_convert.SequenceNodes:
+        """Replace the scene's content by ``cine`` as a sequence (the scene is cleared first)."""
+        self.scene.Clear()  # before adding nodes: views and editor keep working on a clean scene
+        self.cine, self.result, self.metrics, self.predicted = cine, None, None, {}
+        self.nodes = mrml_convert.cine_to_sequence(cine, self.scene, name=cine.name or "cine")
+        return self.nodes
+
+    @property
+    def input_node(self):
+        return None if self.nodes is None else self.nodes.proxy
+
+    @property
+    def n_frames(self) -> int:
+        return 0 if self.cine is None else self.cine.n_frames
+
+    def current_frame(self) -> int:
+        return 0 if self.nodes is None else self.segment_logic.current_frame(self.nodes.proxy)
+
+    def set_frame(self, frame: int) -> int:
+        """Show ``frame`` (clipped); the segmentation sequence follows (edits are kept in it)."""
+        if self.nodes is None:
+            return 0
+        frame = min(max(int(frame), 0), self.n_frames - 1)
+        self.nodes.browser.SetSelectedItemNumber(frame)
+        return frame
+
+    # --- segmentation ------------------------------------------------------------------
+
+    def prepare_prediction(self, model: str, frames: str, device: str, replace: bool) -> PredictJob:
+        """Checks and inputs for a run; refuses to replace a result (and its corrections) unless ``replace``."""
+        node = self.input_node
+        if node is None:
+            raise InputError("load a cine first")
+        if not model:
+            raise InputError("no model selected: pick one from the list")
+        if frames not in FRAME_CHOICES:
+            raise InputError(f"frames must be one of {', '.join(FRAME_CHOICES)}")
+        previous = self.segment_logic.existing_segmentation(node)
+        if previous is not None and not replace:
+            raise InputError("this cine already has a segmentation: tick 'replace' to discard it and its corrections")
+        cine = self.segment_logic.input_cine(node)
+        run = self.segment_logic.frames_to_run(frames, cine, self.current_frame())
+        return PredictJob(node, cine, run, model, device)
+
+    @staticmethod
+    def predict(job: PredictJob, cancel=None) -> np.ndarray:
+        """Inference only (CardiacSSLLib, no MRML): safe in a worker thread."""
+        from CardiacSSLLib.inference import segment_cine
+
+        return segment_cine(job.model, job.cine, frames=job.frames, device=job.device, cancel=cancel)
+
+    def add_prediction(self, job: PredictJob, label: np.ndarray) -> SegmentationResult:
+        """Put a finished prediction into the scene as the module does (replacing an earlier one)."""
+        previous = self.segment_logic.existing_segmentation(job.input_node)
+        if previous is not None:
+            self.segment_logic.remove_result(previous)
+        # SegmentLogic.segment() runs inference and this step in one call; the web app must keep
+        # inference off its event loop, so it calls the second half on its own.
+        self.result = self.segment_logic._add_result(job.input_node, job.cine, job.frames, label, job.model, None)
+        self.predicted = {f: np.asarray(label[i]).copy() for i, f in enumerate(job.frames)}
+        self.metrics = None
+        return self.result
+
+    @property
+    def segmentation_node(self):
+        return None if self.result is None else self.result.segmentation
+
+    def _require_result(self):
+        if self.result is None or self.segmentation_node is None:
+            raise InputError("segment the cine first")
+        return self.segmentation_node
+
+    def shown_label(self) -> np.ndarray | None:
+        """Canonical label of the frame shown now, with the user's edits (None when not segmented)."""
+        node = self.segmentation_node
+        if node is None or self.cine is None or self.current_frame() not in self.predicted:
+            return None
+        return mrml_convert.label_from_segmentation(node, self.cine.geometry, self.cine.frame_shape)
+
+    # --- training set, fine-tuning, metrics ---------------------------------------------
+
+    def add_to_training_set(self, which: str = "current") -> list[str]:
+        return self.training_set.add_segmentation(self._require_result(), self.input_node, which=which)
+
+    def start_finetune(self, init: str, name: str, steps: int, device: str, extra: list[str] | None = None):
+        return self.finetune.start(self.training_set.folder, init, name, steps, device, extra=extra)
+
+    def compute_metrics(self) -> MetricsResult:
+        previous = self.metrics
+        self.metrics = MetricsLogic(self.scene).compute(
+            self._require_result(),
+            self.input_node,
+            table=None if previous is None else previous.table,
+            chart=None if previous is None else previous.chart,
+        )
+        return self.metrics
+
+    def metrics_csv(self) -> bytes:
+        if self.metrics is None:
+            raise InputError("compute the metrics first")
+        with tempfile.TemporaryDirectory() as tmp:
+            path = MetricsLogic.export_csv(self.metrics, Path(tmp) / "metrics.csv")
+            return path.read_bytes()
+
+    def segmentation_file(self) -> tuple[str, bytes]:
+        """The segmentation with the user's edits, in the cine's native geometry (4D when all frames are done)."""
+        from CardiacSSLLib.io import write_segmentation
+
+        node = self._require_result()
+        items = dict(self.segment_logic.frame_labels(node, self.input_node))
+        cine = self.cine
+        frame = self._download_frame()
+        label = np.stack([items[t] for t in range(cine.n_frames)]) if frame is None else items[frame]
+        name = self.segmentation_filename()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_segmentation(label, cine, Path(tmp) / name, frame=frame)
+            return name, path.read_bytes()
+
+    def _download_frame(self) -> int | None:
+        """None when every frame is segmented (a 4D file), else the frame written (the shown one if segmented)."""
+        frames = sorted(self.predicted)
+        if frames == list(range(self.n_frames)):
+            return None
+        return self.current_frame() if self.current_frame() in frames else (frames[0] if frames else None)
+
+    def segmentation_filename(self) -> str:
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in (self.cine.name if self.cine else "") or "cine")
+        frame = self._download_frame()
+        return f"{stem}_seg.nii.gz" if frame is None else f"{stem}_frame{frame}_seg.nii.gz"
+
+    def status(self) -> dict:
+        """A small JSON-able summary (the HTTP status endpoint and tests read it)."""
+        out: dict = {
+            "cine": None if self.cine is None else self.cine.name,
+            "n_frames": self.n_frames,
+            "frame": self.current_frame(),
+            "segmented_frames": sorted(self.predicted),
+            "training_cases": len(self.training_set),
+            "finetune_running": self.finetune.runner.is_running(),
+        }
+        label = self.shown_label()
+        if label is not None:
+            predicted = self.predicted[self.current_frame()]
+            changed = label != predicted
+            slices = sorted({int(k) for k in np.nonzero(changed)[0]})
+            out.update(
+                label_counts={str(v): int((label == v).sum()) for v in (1, 2, 3)},
+                edited_voxels=int(changed.sum()),
+                edited_to={str(v): int((label[changed] == v).sum()) for v in (0, 1, 2, 3)},
+                edited_slices=slices,
+            )
+        return out

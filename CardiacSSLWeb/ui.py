@@ -1,0 +1,175 @@
+"""The page: trame-slicer's viewer layout and segment editor, plus the CardiacSSL workflow panel.
+
+Only layout here; every callback is a method of :class:`CardiacSSLWeb.app.WebApp` passed in
+``actions``. Element ids (``id=...``) are stable: the end-to-end test uses them.
+"""
+
+from __future__ import annotations
+
+from trame.widgets import html
+from trame.widgets import vuetify3 as v3
+from trame_slicer.app.ui import (
+    ControlButton,
+    SegmentEditorToolbarUI,
+    SegmentEditorUI,
+    SegmentEditorUndoRedoUI,
+    ViewerLayout,
+)
+
+from CardiacSSLWeb.state import SEGMENTS, TOOLS
+
+
+def _section(title: str) -> None:
+    html.Div(title, classes="text-subtitle-2 mt-3 mb-1 text-primary")
+
+
+def build_page(server, layout_manager, actions) -> ViewerLayout:
+    """Build and return the page; ``actions`` is the app (its ``on_*`` methods and trigger names)."""
+    with ViewerLayout(server, title="CardiacSSL", theme="dark") as layout:
+        layout.state.trame__title = "CardiacSSL"
+        viewer = layout.typed_state.name
+        with layout.drawer:
+            editor_ui = SegmentEditorUI(v_if=(f"{viewer.active_tool} === 'SegmentEditorUI'",))
+        layout.editor_ui = editor_ui
+        with layout.toolbar:
+            ControlButton(
+                icon="mdi-brush",
+                name="Segment editor",
+                click=actions.on_toggle_editor,
+                disabled=("!c_segmented",),
+                classes="mt-1",
+            )
+            SegmentEditorToolbarUI(editor_ui=editor_ui)
+        with layout.undo_redo:
+            SegmentEditorUndoRedoUI(editor_ui=editor_ui)
+        with layout.content:
+            layout_manager.initialize_layout_grid(layout)
+        with layout, v3.VNavigationDrawer(location="right", permanent=True, width=420), html.Div(classes="pa-3"):
+            _panel(actions)
+    return layout
+
+
+def _panel(actions) -> None:
+    v3.VProgressLinear(v_if=("c_busy",), indeterminate=True, color="primary", id="busy")
+    html.Div("{{ c_busy_text }}", v_if=("c_busy",), classes="text-caption", id="busy-text")
+    v3.VAlert(
+        v_if=("c_message",),
+        text=("c_message",),
+        type=("c_message_type",),
+        density="compact",
+        closable=True,
+        classes="my-2 text-body-2",
+        id="message",
+        click_close="c_message = ''",
+    )
+
+    _section("1. Cine")
+    with html.Div(classes="d-flex align-center"):
+        v3.VTextField(v_model=("c_data_dir",), label="Data folder", density="compact", hide_details=True, id="data-dir")
+        v3.VBtn("List", click=actions.on_list, disabled=("c_busy",), classes="ml-2", id="list-btn")
+    with v3.VList(density="compact", max_height=160, classes="overflow-y-auto", id="cine-list"):
+        v3.VListItem(
+            v_for="item in c_cines",
+            key="item.value",
+            title=("item.title",),
+            active=("item.value === c_cine",),
+            click="c_cine = item.value",
+            classes="cine-item",
+        )
+    v3.VBtn("Load", click=actions.on_load, disabled=("c_busy || !c_cine",), block=True, id="load-btn")
+    with html.Div(v_if=("c_loaded",), classes="mt-2"):
+        html.Div("{{ c_cine_name }}: {{ c_frame_text }}", classes="text-caption", id="frame-text")
+        with html.Div(id="frame-slider"):
+            v3.VSlider(
+                v_model_number=("c_frame",),
+                min=0,
+                max=("c_n_frames - 1",),
+                step=1,
+                hide_details=True,
+                density="compact",
+            )
+
+    _section("2. Segment")
+    v3.VSelect(
+        v_model=("c_model",), items=("c_models",), label="Model", density="compact", hide_details=True, id="model"
+    )
+    with html.Div(classes="d-flex align-center"):
+        with v3.VBtnToggle(v_model=("c_frames_mode",), mandatory=True, density="compact", divided=True):
+            v3.VBtn("all frames", value="all", id="frames-all")
+            v3.VBtn("this frame", value="current", id="frames-current")
+        v3.VCheckbox(v_model=("c_replace",), label="replace", density="compact", hide_details=True, id="replace")
+    v3.VBtn("Segment", click=actions.on_segment, disabled=("c_busy || !c_loaded",), block=True, id="segment-btn")
+
+    _section("3. Correct")
+    with html.Div(v_if=("c_segmented",)):
+        with v3.VBtnToggle(v_model=("c_active_segment",), mandatory=True, density="compact", divided=True):
+            for name in SEGMENTS:
+                v3.VBtn(name, value=name, id=f"segment-{name}")
+        with v3.VBtnToggle(v_model=("c_active_tool",), density="compact", divided=True, classes="mt-1"):
+            for tool in TOOLS:
+                v3.VBtn(tool, value=tool, id=f"tool-{tool}")
+        with html.Div(classes="mt-1"):
+            v3.VBtn("Undo", click=actions.on_undo, size="small", id="undo-btn")
+            v3.VBtn("Redo", click=actions.on_redo, size="small", classes="ml-1", id="redo-btn")
+    html.Div("Segment first, then paint corrections in the view.", v_if=("!c_segmented",), classes="text-caption")
+
+    _section("4. Training set")
+    v3.VBtn(
+        "Add this frame",
+        click=actions.on_add_case,
+        disabled=("c_busy || !c_segmented",),
+        block=True,
+        id="add-case-btn",
+    )
+    html.Div("{{ c_cases }} case(s) in the training set", classes="text-caption", id="cases-text")
+
+    _section("5. Fine-tune")
+    with html.Div(classes="d-flex"):
+        v3.VTextField(
+            v_model=("c_ft_name",), label="New model name", density="compact", hide_details=True, id="ft-name"
+        )
+        v3.VTextField(
+            v_model_number=("c_ft_steps",),
+            label="Steps",
+            type="number",
+            density="compact",
+            hide_details=True,
+            style="max-width: 90px",
+            classes="ml-2",
+            id="ft-steps",
+        )
+    with html.Div(classes="d-flex mt-1"):
+        v3.VBtn("Fine-tune", click=actions.on_finetune, disabled=("c_ft_running || c_cases < 1",), id="ft-start")
+        v3.VBtn("Cancel", click=actions.on_cancel, disabled=("!c_ft_running",), classes="ml-2", id="ft-cancel")
+    v3.VProgressLinear(model_value=("c_ft_progress",), height=8, classes="mt-2", color="primary", id="ft-progress")
+    html.Div("{{ c_ft_text }}", classes="text-caption", id="ft-text")
+    html.Div(v_html=("c_loss_svg",), id="loss-plot")
+
+    _section("6. Metrics")
+    v3.VBtn(
+        "Compute metrics", click=actions.on_metrics, disabled=("c_busy || !c_segmented",), block=True, id="metrics-btn"
+    )
+    with html.Table(v_if=("c_has_metrics",), classes="text-body-2 mt-1", id="metrics-table"):
+        with html.Tr(v_for="row in c_metrics_rows", key="row.name"):
+            html.Td("{{ row.name }}", classes="pr-4")
+            html.Td("{{ row.value }}", classes="pr-2 text-right")
+            html.Td("{{ row.unit }}")
+    html.Div(v_html=("c_curve_svg",), id="volume-curve")
+
+    _section("7. Download")
+    with html.Div(classes="d-flex"):
+        v3.VBtn(
+            "Segmentation",
+            prepend_icon="mdi-download",
+            disabled=("!c_segmented",),
+            click=f"utils.download(c_seg_filename, trigger('{actions.segmentation_trigger}'), 'application/gzip')",
+            id="dl-seg",
+        )
+        v3.VBtn(
+            "Metrics CSV",
+            prepend_icon="mdi-download",
+            disabled=("!c_has_metrics",),
+            click=f"utils.download('metrics.csv', trigger('{actions.csv_trigger}'), 'text/csv')",
+            classes="ml-2",
+            id="dl-csv",
+        )
