@@ -427,9 +427,7 @@ def pretrain(
                 group["lr"] = float(lrs[step])
             batch = stream.batch_at(step, method, device, channels_last)
             with autocast(device, cfg.amp):
-                loss, metrics = model(batch, step, total)
-            if not torch.isfinite(loss):
-                raise ModelError(f"{cfg.method} loss became {float(loss)} at step {step}; lower the learning rate")
+                loss, step_metrics = model(batch, step, total)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if settings.clip_grad:
@@ -438,20 +436,25 @@ def pretrain(
             method.after_step(step + 1, total)
             seen += batch.images.shape[0] * info.world_size
             done = step + 1
-            if done % cfg.log_every == 0 or done == total:
+            checkpoint = done % cfg.checkpoint_every == 0 or done == total
+            if done % cfg.log_every == 0 or checkpoint:  # reading the loss synchronises the GPU: not every step
+                value = float(loss.detach())
+                if not math.isfinite(value):  # before a checkpoint could keep diverged weights
+                    raise ModelError(f"{cfg.method} loss became {value} by step {done}; lower the learning rate")
                 elapsed = time.monotonic() - t0
                 metrics = {
-                    "loss": D.mean_across(float(loss.detach()), info, device),
-                    **metrics,
+                    "loss": D.mean_across(value, info, device),
+                    **{k: float(v) for k, v in step_metrics.items()},
                     "lr": float(lrs[step]),
                     "images_per_s": round(seen / max(elapsed, 1e-9), 2),
                 }
                 record("step", step=done, total=total, **metrics)
                 if progress is not None:
                     progress.step(done, **metrics)
-            if info.is_main and (done % cfg.checkpoint_every == 0 or done == total):
-                save_training_state(out, method, opt, done, cfg, cfg.keep_checkpoints)
-            D.barrier(info) if done % cfg.checkpoint_every == 0 else None
+            if checkpoint:
+                if info.is_main:
+                    save_training_state(out, method, opt, done, cfg, cfg.keep_checkpoints)
+                D.barrier(info)
         wall = time.monotonic() - t0
         ips = seen / max(wall, 1e-9)
         paths: dict[str, Path] = {}

@@ -1,8 +1,9 @@
 """What every pretraining method provides to the engine.
 
 A method is an ``nn.Module`` built from a :class:`UNet2D` backbone (``self.backbone``) and
-small heads. ``forward(batch, step, total)`` returns the loss and a dict of scalar metrics
-(DDP wraps it as is). The engine saves ``backbones()`` and records which weights transfer
+small heads. ``forward(batch, step, total)`` returns the loss and a dict of detached scalar tensors
+(read by the engine only when it logs, so the GPU is not synchronised every step; DDP
+wraps the module as is). The engine saves ``backbones()`` and records which weights transfer
 to a segmentation network (``transfer_prefixes``).
 """
 
@@ -98,7 +99,7 @@ class PretrainMethod(nn.Module):
     def after_step(self, step: int, total: int) -> None:
         """Hook after the optimiser step (DINO's EMA teacher)."""
 
-    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         raise NotImplementedError
 
 

@@ -67,7 +67,7 @@ class CCM(PretrainMethod):
     def transfer_prefixes(self) -> list[str]:
         return ["encoder.", "decoder."]
 
-    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x = A.standardize(batch.images)
         m_a, m_b = complementary_masks(x.shape[0], x.shape[-2:], self.block, batch.generator, x.device)
         skips_a = self.backbone.encode(x * m_a)
@@ -77,4 +77,4 @@ class CCM(PretrainMethod):
         z_a = self.proj_a(self.pool(skips_a[-1]))
         z_b = self.proj_b(self.pool(skips_b[-1]))
         loss, rec, con = ccm_loss(x, rec_a, rec_b, z_a, z_b, self.temperature, self.lambd)
-        return loss, {"rec": float(rec.detach()), "con": float(con.detach())}
+        return loss, {"rec": rec.detach(), "con": con.detach()}

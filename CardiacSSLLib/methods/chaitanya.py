@@ -179,7 +179,7 @@ class Chaitanya(PretrainMethod):
             return None
         return sample_partitioned(meta, batch_size, self.n_partitions, rng)
 
-    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x, g = batch.images, batch.generator
         part = partition_of(batch.position.to(x.device), self.n_partitions)
         if self.stage == 0:
@@ -189,7 +189,7 @@ class Chaitanya(PretrainMethod):
             z = self.g1(self.pool(self.backbone.encode(torch.cat(views))[-1]))
             pos, neg = global_masks(batch.volume.to(x.device), part, self.global_strategy, len(views))
             loss = multi_positive_info_nce(z, pos, neg, self.temperature)
-            return loss, {"global": float(loss.detach())}
+            return loss, {"global": loss.detach()}
         v = torch.cat([A.intensity(x, self.inten, g), A.intensity(x, self.inten, g)])
         with torch.no_grad():
             skips = self.backbone.encode(v)
@@ -198,4 +198,4 @@ class Chaitanya(PretrainMethod):
         e = region_vectors(f, corners, self.region).reshape(-1, f.shape[1] * self.region**2)
         pos, neg = local_masks(part, len(corners), self.local_strategy)
         loss = multi_positive_info_nce(e, pos, neg, self.temperature)
-        return loss, {"local": float(loss.detach())}
+        return loss, {"local": loss.detach()}

@@ -89,7 +89,7 @@ class DINO(PretrainMethod):
             for _ in range(n)
         ]
 
-    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x, g = batch.images, batch.generator
         h, w = x.shape[-2:]
         d = self.backbone.config.divisor
@@ -108,7 +108,7 @@ class DINO(PretrainMethod):
                 torch.distributed.all_reduce(batch_center)
                 batch_center /= torch.distributed.get_world_size()
             self.center.mul_(self.center_momentum).add_(batch_center * (1 - self.center_momentum))
-        return loss, {"dino": float(loss.detach())}
+        return loss, {"dino": loss.detach()}
 
     @torch.no_grad()
     def after_step(self, step: int, total: int) -> None:

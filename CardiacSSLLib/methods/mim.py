@@ -35,10 +35,10 @@ class MIM(PretrainMethod):
     def transfer_prefixes(self) -> list[str]:
         return ["encoder.", "decoder."]
 
-    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x = A.standardize(A.view(batch.images, self.spatial, self.inten, batch.generator))  # (B,1,H,W)
         mask = random_patch_mask(x.shape[0], x.shape[-2:], self.patch, self.ratio, batch.generator, x.device)
         masked = torch.where(mask.bool(), torch.full_like(x, self.mask_value), x)
         pred = self.backbone(masked)  # (B,1,H,W)
         loss = masked_mse(pred, x, mask)
-        return loss, {"mse_masked": float(loss.detach())}
+        return loss, {"mse_masked": loss.detach()}

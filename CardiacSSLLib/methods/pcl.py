@@ -31,8 +31,8 @@ class PCL(SimCLR):
         self.threshold = threshold
         self._hp["threshold"] = threshold
 
-    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         z1, z2 = self.two_views(batch)
         pos, neg = positional_masks(batch.position.to(z1.device), self.threshold)
         loss = multi_positive_info_nce(torch.cat([z1, z2]), pos, neg, self.temperature)
-        return loss, {"pcl": float(loss.detach())}
+        return loss, {"pcl": loss.detach()}

@@ -69,7 +69,7 @@ class Pix2Rep(PretrainMethod):
         """g(f(x)): (B, 1, H, W) -> (B, d, H, W)."""
         return self.head(self.backbone.decode(self.backbone.encode(x)).features[-1])
 
-    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         x, g = batch.images, batch.generator
         v1, v2 = A.intensity(x, self.inten, g), A.intensity(x, self.inten, g)
         theta = A.random_affine(x.shape[0], self.spatial, g, x.device)
@@ -82,12 +82,12 @@ class Pix2Rep(PretrainMethod):
             e1 = z1.permute(0, 2, 3, 1).reshape(-1, d)[sel]
             e2 = z2.permute(0, 2, 3, 1).reshape(-1, d)[sel]
             loss = barlow_twins(e1, e2, self.barlow_lambda)
-            return loss, {"barlow": float(loss.detach()), "pixels": float(sel.sum())}
+            return loss, {"barlow": loss.detach(), "pixels": sel.sum()}
         idx = sample_pixels(valid, self.n_pixels, g).to(x.device)  # (B, M)
         e1 = torch.gather(z1.flatten(2), 2, idx.unsqueeze(1).expand(b, d, -1)).permute(0, 2, 1).reshape(-1, d)
         e2 = torch.gather(z2.flatten(2), 2, idx.unsqueeze(1).expand(b, d, -1)).permute(0, 2, 1).reshape(-1, d)
         loss = nt_xent(e1, e2, self.temperature)
-        return loss, {"infonce": float(loss.detach())}
+        return loss, {"infonce": loss.detach()}
 
 
 class Pix2RepV2(Pix2Rep):

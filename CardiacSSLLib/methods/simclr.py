@@ -45,7 +45,7 @@ class SimCLR(PretrainMethod):
         v2 = A.view(batch.images, self.spatial, self.inten, g)
         return self.embed(v1), self.embed(v2)
 
-    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(self, batch: Batch, step: int, total: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         z1, z2 = self.two_views(batch)
         loss = ContrastiveLoss(temperature=self.temperature)(z1.float(), z2.float())
-        return loss, {"nt_xent": float(loss.detach())}
+        return loss, {"nt_xent": loss.detach()}
