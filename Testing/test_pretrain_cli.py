@@ -177,3 +177,28 @@ def test_sigint_cancels_with_exit_130_and_keeps_the_checkpoint(tmp_path):
     state = latest_training_state(out)
     assert state is not None and state[0]["step"] >= 2
     assert not (out / "backbone.json").exists()
+
+
+def _load_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("slicer_pretrain", ROOT / "scripts" / "slicer_pretrain.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_slicer_script_finds_the_library_folder_only_when_needed(tmp_path, monkeypatch):
+    script = _load_script()
+    assert script._script_args(["--no-main-window", "--", "--method", "mim"]) == ["--method", "mim"]
+    assert script._script_args(["--method", "mim"]) == ["--method", "mim"]
+    before = list(sys.path)
+    script._ensure_library()  # importable here: the path is left alone
+    assert sys.path == before
+    (tmp_path / "CardiacSSLLib").mkdir()
+    (tmp_path / "CardiacSSLLib" / "__init__.py").write_text("")
+    monkeypatch.setenv("CARDIACSSL_LIBRARY_DIR", str(tmp_path))
+    monkeypatch.setattr(script.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    script._ensure_library()
+    assert sys.path[0] == str(tmp_path)

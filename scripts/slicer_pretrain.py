@@ -3,22 +3,28 @@
     Slicer --no-main-window --python-script scripts/slicer_pretrain.py -- --method mim --data ... --out ...
     PythonSlicer scripts/slicer_pretrain.py -- --method mim ...        (plain python works the same)
 
-No Slicer module is imported: this only makes ``CardiacSSLLib`` importable (from the installed
-extension's library folder when it is not already on the path) and calls the same ``main`` as
+No Slicer module is imported: this only makes ``CardiacSSLLib`` importable (when it is not
+already: from ``$CARDIACSSL_LIBRARY_DIR``, this source checkout or the installed extension's
+scripted-module folder) and calls the same ``main`` as
 ``cardiacssl pretrain``. The process exit code is that of the run (0, 1, 2, 3 or 130).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
 
 def _library_candidates() -> list[Path]:
+    """Folders that may hold CardiacSSLLib: $CARDIACSSL_LIBRARY_DIR, the source checkout this script
+    lives in, and an installed extension's scripted-module folder(s)."""
     here = Path(__file__).resolve().parent
-    # source checkout: <repo>/scripts/..; installed extension: the module's folder beside lib/
-    return [here.parent, here.parent / "CardiacSSL", here.parent / "lib" / "Slicer-5.13" / "qt-scripted-modules"]
+    found = [Path(os.environ["CARDIACSSL_LIBRARY_DIR"])] if os.environ.get("CARDIACSSL_LIBRARY_DIR") else []
+    found.append(here.parent)
+    found += sorted(here.parent.glob("lib/Slicer-*/qt-scripted-modules"))
+    return found
 
 
 def _ensure_library() -> None:
