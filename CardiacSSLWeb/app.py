@@ -397,7 +397,9 @@ class WebApp:
             with self.state:
                 self.state.c_ft_progress = p.percent
                 self.state.c_ft_text = text
-                self.state.c_loss_svg = plots.svg_plot([("loss", p.steps, p.losses, "#ffb74d")], "step", "loss")
+                self.state.c_loss_svg = plots.svg_plot(
+                    [("loss", p.steps, p.losses, "#ffb74d")], "step", "loss", from_zero=False
+                )
 
     def _on_finetune_finished(self, result) -> None:
         from CardiacSSLLogic.finetune_logic import FinetuneLogic

@@ -27,14 +27,19 @@ def shared_range(*series: Sequence[float]) -> tuple[float, float]:
     return (min(0.0, min(values)), max(values))
 
 
-def svg_plot(series: list[tuple[str, Sequence[float], Sequence[float], str]], x_label: str, y_label: str) -> str:
-    """A small line chart: ``series`` = [(name, xs, ys, css colour)] sharing their axes."""
+def svg_plot(
+    series: list[tuple[str, Sequence[float], Sequence[float], str]], x_label: str, y_label: str, from_zero: bool = True
+) -> str:
+    """A small line chart: ``series`` = [(name, xs, ys, css colour)] sharing their axes (y from 0 by default)."""
     series = [s for s in series if len(s[1])]
     if not series:
         return ""
-    x_range = shared_range(*[s[1] for s in series])
-    x_range = (min(float(min(s[1])) for s in series), x_range[1])
+    xs_all = [float(x) for s in series for x in s[1]]
+    x_range = (min(xs_all), max(xs_all))
     y_range = shared_range(*[s[2] for s in series])
+    if not from_zero:
+        finite = [float(y) for s in series for y in s[2] if math.isfinite(float(y))]
+        y_range = (min(finite), max(finite)) if finite else y_range
     lines = [
         f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{polyline(xs, ys, x_range, y_range)}"/>'
         for _, xs, ys, color in series
@@ -45,5 +50,5 @@ def svg_plot(series: list[tuple[str, Sequence[float], Sequence[float], str]], x_
         f'<rect x="0" y="0" width="{WIDTH:.0f}" height="{HEIGHT:.0f}" fill="none" stroke="#666"/>'
         + "".join(lines)
         + f'<text x="4" y="{HEIGHT + 12:.0f}" font-size="10" fill="#bbb">{x_label} / {y_label} '
-        f"{y_range[1]:.3g} max {legend}</text></svg>"
+        f"{y_range[0]:.3g}-{y_range[1]:.3g} {legend}</text></svg>"
     )

@@ -1,0 +1,151 @@
+"""The web app's session on real MRML (slicer-core): every step goes through CardiacSSLLogic.
+
+A small phantom and a tiny random U-Net keep it fast; the fine-tuning process itself is
+covered by the Slicer logic tests and the browser end-to-end test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+slicer = pytest.importorskip("slicer", reason="slicer-core is needed for the MRML session tests")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # CardiacSSLWeb lives beside CardiacSSLLib
+
+from CardiacSSLLib.errors import InputError  # noqa: E402
+from CardiacSSLLib.io import load_label  # noqa: E402
+from CardiacSSLLib.phantom import make_phantom  # noqa: E402
+from CardiacSSLLogic.workflow_check import make_tiny_model, paint_block  # noqa: E402
+from CardiacSSLWeb.jobs import FinetuneProgress, watch_runner  # noqa: E402
+from CardiacSSLWeb.session import Session  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> str:
+    return str(make_tiny_model(tmp_path_factory.mktemp("model") / "model"))
+
+
+@pytest.fixture
+def session(tmp_path, monkeypatch) -> Session:
+    monkeypatch.setenv("CARDIACSSL_HOME", str(tmp_path / "home"))
+    return Session(slicer.vtkMRMLScene(), train_set=tmp_path / "ts")
+
+
+@pytest.fixture(scope="module")
+def cine():
+    return make_phantom(n_frames=3, n_slices=3, size=48, seed=2)
+
+
+def _segment(session: Session, model: str, frames: str = "all", replace: bool = False):
+    job = session.prepare_prediction(model, frames, "cpu", replace)
+    return job, session.add_prediction(job, Session.predict(job))
+
+
+def test_refusals_are_input_errors(session, model, cine):
+    with pytest.raises(InputError, match="load a cine"):
+        session.prepare_prediction(model, "all", "cpu", False)
+    session.show_cine(cine)
+    with pytest.raises(InputError, match="no model"):
+        session.prepare_prediction("", "all", "cpu", False)
+    with pytest.raises(InputError, match="frames must be"):
+        session.prepare_prediction(model, "some", "cpu", False)
+    with pytest.raises(InputError, match="segment the cine first"):
+        session.add_to_training_set()
+    with pytest.raises(InputError, match="compute the metrics first"):
+        session.metrics_csv()
+    _segment(session, model)
+    with pytest.raises(InputError, match="already has a segmentation"):
+        session.prepare_prediction(model, "all", "cpu", False)
+
+
+def test_load_segment_edit_store_and_download(session, model, cine, tmp_path):
+    nodes = session.show_cine(cine)
+    assert session.n_frames == 3 and nodes.sequence.GetNumberOfDataNodes() == 3
+    assert session.set_frame(99) == 2 and session.current_frame() == 2  # clipped to the cine
+    session.set_frame(1)
+    job, result = _segment(session, model)
+    assert result.frames == [0, 1, 2] and job.frames == [0, 1, 2]
+    status = session.status()
+    assert status["segmented_frames"] == [0, 1, 2] and status["edited_voxels"] == 0
+    # a user correction through MRML on the shown frame (1)
+    block = (slice(0, 3), slice(20, 28), slice(20, 28))
+    paint_block(session.segmentation_node, "LV", block, cine.geometry, cine.frame_shape)
+    status = session.status()
+    expected = session.predicted[1].copy()
+    expected[block] = 1
+    assert status["edited_voxels"] == int((expected != session.predicted[1]).sum()) > 0
+    assert status["edited_to"]["1"] == status["edited_voxels"] and status["edited_slices"] == [0, 1, 2]
+    np.testing.assert_array_equal(session.shown_label(), expected)
+    session.set_frame(0)  # the edit stays with frame 1
+    assert session.status()["edited_voxels"] == 0
+    session.set_frame(1)
+    np.testing.assert_array_equal(session.shown_label(), expected)
+
+    case_ids = session.add_to_training_set("current")
+    stored = session.training_set.store.load(case_ids[0])
+    np.testing.assert_array_equal(stored.label[0], expected)
+    assert session.status()["training_cases"] == 1
+
+    name, data = session.segmentation_file()
+    assert name == f"{cine.name}_seg.nii.gz"
+    (tmp_path / name).write_bytes(data)
+    label = load_label(tmp_path / name, cine)
+    np.testing.assert_array_equal(label[1], expected)
+    np.testing.assert_array_equal(label[0], session.predicted[0])
+
+    metrics = session.compute_metrics()
+    assert metrics.frames == [0, 1, 2] and metrics.table.GetNumberOfRows() >= 9
+    again = session.compute_metrics()  # recomputing reuses the table node
+    assert again.table is metrics.table
+    csv = session.metrics_csv().decode()
+    assert csv.splitlines()[0].startswith("section") and len(csv.splitlines()) > 9
+
+
+def test_one_frame_run_downloads_that_frame(session, model, cine, tmp_path):
+    session.show_cine(cine)
+    session.set_frame(2)
+    _, result = _segment(session, model, frames="current")
+    assert result.frames == [2]
+    assert session.segmentation_filename() == f"{cine.name}_frame2_seg.nii.gz"
+    name, data = session.segmentation_file()
+    (tmp_path / name).write_bytes(data)
+    label = load_label(tmp_path / name, cine.frame(2))
+    np.testing.assert_array_equal(label.reshape(cine.frame_shape), session.predicted[2])
+    session.set_frame(0)
+    assert session.shown_label() is None and "label_counts" not in session.status()
+
+
+def test_replace_and_reload_start_clean(session, model, cine):
+    session.show_cine(cine)
+    _segment(session, model)
+    _, result = _segment(session, model, frames="current", replace=True)
+    assert result.frames == [0]
+    assert session.scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 1
+    session.show_cine(cine)  # a new cine clears the scene and the results
+    assert session.result is None and session.predicted == {}
+    assert session.scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 0
+
+
+def test_finetune_progress_and_runner_watch():
+    progress = FinetuneProgress(total=4)
+    for step, loss in ((1, 0.9), (2, 0.7)):
+        progress.on_event({"event": "step", "step": step, "total": 4, "loss": loss})
+    progress.on_event({"event": "done", "val_dice": 0.5})
+    assert (progress.step, progress.percent, progress.losses, progress.steps) == (2, 50, [0.9, 0.7], [1, 2])
+
+    class FakeRunner:
+        def __init__(self):
+            self.polls = 0
+
+        def poll(self):
+            self.polls += 1
+            return "result" if self.polls == 3 else None
+
+    runner, updates, finished = FakeRunner(), [], []
+    asyncio.run(watch_runner(runner, lambda: updates.append(1), finished.append))
+    assert runner.polls == 3 and len(updates) == 3 and finished == ["result"]
