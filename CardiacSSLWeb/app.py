@@ -14,7 +14,7 @@ import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from CardiacSSLLib.errors import CardiacSSLError, InputError
+from CardiacSSLLib.errors import Cancelled, CardiacSSLError, InputError
 from CardiacSSLWeb import plots
 from CardiacSSLWeb.catalog import list_cines
 from CardiacSSLWeb.jobs import FinetuneProgress, in_thread, watch_runner
@@ -43,8 +43,10 @@ def _effects() -> dict:
     }
 
 
-def _format(value: float | None) -> str:
-    return "-" if value is None or not math.isfinite(value) else f"{value:.1f}"
+def _format(value: float | None, unit: str) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{int(value)}" if not unit and float(value).is_integer() else f"{value:.1f}"
 
 
 class WebApp:
@@ -72,6 +74,8 @@ class WebApp:
         self.progress = FinetuneProgress()
         self.session.finetune.runner.progress.connect(self._on_finetune_event)
         self._watch: asyncio.Task | None = None
+        self._stop = None  # CancelToken of the running segmentation
+        self._tasks: set[asyncio.Task] = set()
 
         self.state.update(DEFAULTS)
         self.state.update(
@@ -105,7 +109,14 @@ class WebApp:
 
     def _on_ready(self, **_) -> None:
         if self.config.data:
-            asyncio.ensure_future(self.on_list())
+            self.on_list()
+
+    def _background(self, coroutine) -> None:
+        """Run page actions as tasks: wslink handles a client's messages one at a time, so an awaited
+        handler would hold back every later click, slider move and view event of that client."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     @asynccontextmanager
     async def _task(self, what: str):
@@ -119,6 +130,8 @@ class WebApp:
         self.state.flush()
         try:
             yield True
+        except Cancelled:
+            self._message(f"{what} stopped", "info")
         except CardiacSSLError as exc:
             self._message(str(exc), "error")
         except Exception as exc:  # noqa: BLE001 - the page must survive any failure
@@ -152,6 +165,7 @@ class WebApp:
             message=self.state.c_message,
             message_type=self.state.c_message_type,
             busy=self.state.c_busy,
+            busy_text=self.state.c_busy_text,
             finetune_percent=self.state.c_ft_progress,
             finetune_step=self.progress.step,
             model=self.state.c_model,
@@ -176,7 +190,10 @@ class WebApp:
 
     # --- 1. cines ------------------------------------------------------------------------
 
-    async def on_list(self) -> None:
+    def on_list(self) -> None:
+        self._background(self._list())
+
+    async def _list(self) -> None:
         async with self._task("listing cines") as ok:
             if not ok:
                 return
@@ -186,7 +203,10 @@ class WebApp:
             self.state.c_cine = self.state.c_cines[0]["value"]
             self._message(f"{len(entries)} cine(s) found", "info")
 
-    async def on_load(self) -> None:
+    def on_load(self) -> None:
+        self._background(self._load())
+
+    async def _load(self) -> None:
         from CardiacSSLLib.io import load_cine
 
         async with self._task("loading the cine") as ok:
@@ -267,7 +287,10 @@ class WebApp:
 
     # --- 2. segment ----------------------------------------------------------------------
 
-    async def on_segment(self) -> None:
+    def on_segment(self) -> None:
+        self._background(self._segment())
+
+    async def _segment(self) -> None:
         async with self._task("segmenting") as ok:
             if not ok:
                 return
@@ -277,7 +300,7 @@ class WebApp:
             self.state.c_busy_text = f"segmenting {len(job.frames)} frame(s) with {Path(str(job.model)).name}"
             self.state.flush()
             t0 = time.monotonic()
-            label = await in_thread(Session.predict, job)
+            label = await self._predict(job)
             result = self.session.add_prediction(job, label)
             self._activate_editor(result.segmentation)
             self.state.update({"c_segmented": True, "c_replace": False, "c_has_metrics": False, "c_curve_svg": ""})
@@ -287,6 +310,32 @@ class WebApp:
                 "paint corrections, then add the frame to the training set",
                 "success",
             )
+
+    async def _predict(self, job):
+        """Inference in a worker thread, its progress shown and a Stop button offered meanwhile."""
+        from CardiacSSLLib.engine.progress import CancelToken, Progress
+
+        self._stop = CancelToken()
+        done = [0, 0]
+        progress = Progress(
+            total=0, show_bar=False, callback=lambda e: done.__setitem__(slice(0, 2), [e["step"], e["total"]])
+        )
+        task = asyncio.ensure_future(in_thread(Session.predict, job, progress, self._stop))
+        self.state.c_can_stop = True
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=0.5)
+                if done[1]:
+                    self.state.c_busy_text = f"segmenting {len(job.frames)} frame(s): batch {done[0]}/{done[1]}"
+                    self.state.flush()
+            return task.result()
+        finally:
+            self.state.c_can_stop = False
+
+    def on_stop(self) -> None:
+        if self._stop is not None:
+            self._stop.cancel()
+            self.state.c_busy_text = "stopping..."
 
     def _activate_editor(self, segmentation_node) -> None:
         editor = self.slicer_app.segmentation_editor
@@ -337,7 +386,10 @@ class WebApp:
 
     # --- 4. training set -------------------------------------------------------------------
 
-    async def on_add_case(self) -> None:
+    def on_add_case(self) -> None:
+        self._background(self._add_case())
+
+    async def _add_case(self) -> None:
         async with self._task("adding to the training set") as ok:
             if not ok:
                 return
@@ -347,7 +399,7 @@ class WebApp:
 
     # --- 5. fine-tune ------------------------------------------------------------------------
 
-    async def on_finetune(self) -> None:
+    def on_finetune(self) -> None:
         if self.session.finetune.runner.is_running():
             self._message("a fine-tuning run is already in progress", "warning")
             return
@@ -422,7 +474,10 @@ class WebApp:
 
     # --- 6. metrics, 7. downloads -------------------------------------------------------------
 
-    async def on_metrics(self) -> None:
+    def on_metrics(self) -> None:
+        self._background(self._metrics())
+
+    async def _metrics(self) -> None:
         async with self._task("computing metrics") as ok:
             if not ok:
                 return
@@ -431,7 +486,8 @@ class WebApp:
             rows = []
             for r in range(table.GetNumberOfRows()):
                 value = table.GetTable().GetValue(r, 1).ToDouble()
-                rows.append({"name": table.GetCellText(r, 0), "value": _format(value), "unit": table.GetCellText(r, 2)})
+                unit = table.GetCellText(r, 2)
+                rows.append({"name": table.GetCellText(r, 0), "value": _format(value, unit), "unit": unit})
             self.state.c_metrics_rows = rows
             self.state.c_has_metrics = True
             if len(metrics.frames) > 1:

@@ -103,11 +103,11 @@ class Session:
         return PredictJob(node, cine, run, model, device)
 
     @staticmethod
-    def predict(job: PredictJob, cancel=None) -> np.ndarray:
+    def predict(job: PredictJob, progress=None, cancel=None) -> np.ndarray:
         """Inference only (CardiacSSLLib, no MRML): safe in a worker thread."""
         from CardiacSSLLib.inference import segment_cine
 
-        return segment_cine(job.model, job.cine, frames=job.frames, device=job.device, cancel=cancel)
+        return segment_cine(job.model, job.cine, frames=job.frames, device=job.device, progress=progress, cancel=cancel)
 
     def add_prediction(self, job: PredictJob, label: np.ndarray) -> SegmentationResult:
         """Put a finished prediction into the scene as the module does (replacing an earlier one)."""

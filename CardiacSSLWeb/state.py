@@ -29,6 +29,7 @@ DEFAULTS = {
     "c_cine": None,
     "c_busy": False,
     "c_busy_text": "",
+    "c_can_stop": False,
     "c_message": "",
     "c_message_type": "info",
     "c_loaded": False,

@@ -51,7 +51,10 @@ def build_page(server, layout_manager, actions) -> ViewerLayout:
 
 def _panel(actions) -> None:
     v3.VProgressLinear(v_if=("c_busy",), indeterminate=True, color="primary", id="busy")
-    html.Div("{{ c_busy_text }}", v_if=("c_busy",), classes="text-caption", id="busy-text")
+    with html.Div(v_if=("c_busy",), classes="d-flex align-center"):
+        html.Div("{{ c_busy_text }}", classes="text-caption", id="busy-text")
+        v3.VSpacer()
+        v3.VBtn("Stop", v_if=("c_can_stop",), click=actions.on_stop, size="x-small", id="stop-btn")
     v3.VAlert(
         v_if=("c_message",),
         text=("c_message",),

@@ -198,6 +198,23 @@ def test_web_annotate_then_finetune_loop(app: App, tmp_path: Path, sunnybrook_di
         page.keyboard.press("ArrowLeft")
         app.wait("frame 0", lambda s: s["frame"] == 0, 15)
 
+        # segmenting runs off the event loop: the app answers meanwhile, and Stop stops it
+        page.click("#segment-btn")
+        app.wait("segmentation progress", lambda s: s["busy"] and "batch" in s["busy_text"], 60)
+        for _ in range(3):
+            t0 = time.monotonic()
+            assert app.status()["busy"]
+            assert time.monotonic() - t0 < 2.0, "the page's event loop is blocked by inference"
+        thumb = page.locator("#frame-slider .v-slider-thumb")
+        thumb.focus()
+        page.keyboard.press("ArrowRight")  # the page stays usable meanwhile
+        assert app.wait("frame 1 while segmenting", lambda s: s["frame"] == 1, 15)["busy"]
+        page.keyboard.press("ArrowLeft")
+        app.wait("frame 0 while segmenting", lambda s: s["frame"] == 0, 15)
+        page.click("#stop-btn")
+        s = app.wait("stopping", lambda s: not s["busy"], 30)
+        assert s["message"] == "segmenting stopped" and s["segmented_frames"] == [], s
+
         # segment every frame with the model
         page.click("#segment-btn")
         s = app.wait("segmenting", lambda s: len(s["segmented_frames"]) == 20 and not s["busy"], 120)
@@ -271,6 +288,7 @@ def test_web_annotate_then_finetune_loop(app: App, tmp_path: Path, sunnybrook_di
         assert page.locator("#metrics-table tr").count() >= 9
         expect(page.locator("#metrics-table")).to_contain_text("LV EDV")
         assert page.locator("#volume-curve polyline").count() == 2
+        page.locator("#volume-curve").scroll_into_view_if_needed()
         shot = _shot(page, tmp_path, "05-metrics")
 
         # downloads: the edited segmentation in the cine's geometry, and the CSV
