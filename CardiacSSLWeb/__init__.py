@@ -6,10 +6,9 @@ Slicer module's GUI-free logic (``CardiacSSL/CardiacSSLLogic``) and CardiacSSLLi
 package only adds the web page around it:
 
 - ``paths``: makes ``CardiacSSLLogic`` importable (it ships inside the Slicer module folder),
-- ``catalog``: lists the cines of a folder,
-- ``session``: one loaded cine in the MRML scene and the workflow steps on it,
-- ``jobs``: work off the page's event loop (inference thread, fine-tune process polling),
-- ``plots``: SVG polylines for the loss and volume curves,
-- ``state``: the page's state fields and the app configuration,
-- ``ui``: the trame page, ``app``: wiring and the HTTP status endpoint.
+- ``catalog``: lists the cines of a folder; ``plots``: SVG curves; ``state``: config and page state,
+- ``session``: one loaded cine in the MRML scene and the workflow steps on it (no trame),
+- ``jobs``: work off the page's event loop (worker threads, fine-tune process polling),
+- ``page``: messages, busy flag, errors as messages; one ``*_panel`` module per panel of the page,
+- ``ui``: the trame page; ``app``: wiring, the HTTP status endpoint, serving.
 """

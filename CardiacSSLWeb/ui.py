@@ -1,7 +1,7 @@
 """The page: trame-slicer's viewer layout and segment editor, plus the CardiacSSL workflow panel.
 
-Only layout here; every callback is a method of :class:`CardiacSSLWeb.app.WebApp` passed in
-``actions``. Element ids (``id=...``) are stable: the end-to-end test uses them.
+Only layout here; every callback is a method of one of the app's panels. Element ids
+(``id=...``) are stable: the end-to-end test uses them.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ def _section(title: str) -> None:
     html.Div(title, classes="text-subtitle-2 mt-3 mb-1 text-primary")
 
 
-def build_page(server, layout_manager, actions) -> ViewerLayout:
-    """Build and return the page; ``actions`` is the app (its ``on_*`` methods and trigger names)."""
+def build_page(server, layout_manager, app) -> ViewerLayout:
+    """Build and return the page; ``app`` holds the panels whose ``on_*`` methods the widgets call."""
     with ViewerLayout(server, title="CardiacSSL", theme="dark") as layout:
         layout.state.trame__title = "CardiacSSL"
         viewer = layout.typed_state.name
@@ -35,7 +35,7 @@ def build_page(server, layout_manager, actions) -> ViewerLayout:
             ControlButton(
                 icon="mdi-brush",
                 name="Segment editor",
-                click=actions.on_toggle_editor,
+                click=app.editor.on_toggle_editor,
                 disabled=("!c_segmented",),
                 classes="mt-1",
             )
@@ -45,16 +45,16 @@ def build_page(server, layout_manager, actions) -> ViewerLayout:
         with layout.content:
             layout_manager.initialize_layout_grid(layout)
         with layout, v3.VNavigationDrawer(location="right", permanent=True, width=420), html.Div(classes="pa-3"):
-            _panel(actions)
+            _panel(app)
     return layout
 
 
-def _panel(actions) -> None:
+def _panel(app) -> None:
     v3.VProgressLinear(v_if=("c_busy",), indeterminate=True, color="primary", id="busy")
     with html.Div(v_if=("c_busy",), classes="d-flex align-center"):
         html.Div("{{ c_busy_text }}", classes="text-caption", id="busy-text")
         v3.VSpacer()
-        v3.VBtn("Stop", v_if=("c_can_stop",), click=actions.on_stop, size="x-small", id="stop-btn")
+        v3.VBtn("Stop", v_if=("c_can_stop",), click=app.segment.on_stop, size="x-small", id="stop-btn")
     v3.VAlert(
         v_if=("c_message",),
         text=("c_message",),
@@ -69,7 +69,7 @@ def _panel(actions) -> None:
     _section("1. Cine")
     with html.Div(classes="d-flex align-center"):
         v3.VTextField(v_model=("c_data_dir",), label="Data folder", density="compact", hide_details=True, id="data-dir")
-        v3.VBtn("List", click=actions.on_list, disabled=("c_busy",), classes="ml-2", id="list-btn")
+        v3.VBtn("List", click=app.cine.on_list, disabled=("c_busy",), classes="ml-2", id="list-btn")
     with v3.VList(density="compact", max_height=160, classes="overflow-y-auto", id="cine-list"):
         v3.VListItem(
             v_for="item in c_cines",
@@ -79,7 +79,7 @@ def _panel(actions) -> None:
             click="c_cine = item.value",
             classes="cine-item",
         )
-    v3.VBtn("Load", click=actions.on_load, disabled=("c_busy || !c_cine",), block=True, id="load-btn")
+    v3.VBtn("Load", click=app.cine.on_load, disabled=("c_busy || !c_cine",), block=True, id="load-btn")
     with html.Div(v_if=("c_loaded",), classes="mt-2"):
         html.Div("{{ c_cine_name }}: {{ c_frame_text }}", classes="text-caption", id="frame-text")
         with html.Div(id="frame-slider"):
@@ -101,7 +101,7 @@ def _panel(actions) -> None:
             v3.VBtn("all frames", value="all", id="frames-all")
             v3.VBtn("this frame", value="current", id="frames-current")
         v3.VCheckbox(v_model=("c_replace",), label="replace", density="compact", hide_details=True, id="replace")
-    v3.VBtn("Segment", click=actions.on_segment, disabled=("c_busy || !c_loaded",), block=True, id="segment-btn")
+    v3.VBtn("Segment", click=app.segment.on_segment, disabled=("c_busy || !c_loaded",), block=True, id="segment-btn")
 
     _section("3. Correct")
     with html.Div(v_if=("c_segmented",)):
@@ -112,14 +112,14 @@ def _panel(actions) -> None:
             for tool in TOOLS:
                 v3.VBtn(tool, value=tool, id=f"tool-{tool}")
         with html.Div(classes="mt-1"):
-            v3.VBtn("Undo", click=actions.on_undo, size="small", id="undo-btn")
-            v3.VBtn("Redo", click=actions.on_redo, size="small", classes="ml-1", id="redo-btn")
+            v3.VBtn("Undo", click=app.editor.on_undo, size="small", id="undo-btn")
+            v3.VBtn("Redo", click=app.editor.on_redo, size="small", classes="ml-1", id="redo-btn")
     html.Div("Segment first, then paint corrections in the view.", v_if=("!c_segmented",), classes="text-caption")
 
     _section("4. Training set")
     v3.VBtn(
         "Add this frame",
-        click=actions.on_add_case,
+        click=app.results.on_add_case,
         disabled=("c_busy || !c_segmented",),
         block=True,
         id="add-case-btn",
@@ -142,15 +142,19 @@ def _panel(actions) -> None:
             id="ft-steps",
         )
     with html.Div(classes="d-flex mt-1"):
-        v3.VBtn("Fine-tune", click=actions.on_finetune, disabled=("c_ft_running || c_cases < 1",), id="ft-start")
-        v3.VBtn("Cancel", click=actions.on_cancel, disabled=("!c_ft_running",), classes="ml-2", id="ft-cancel")
+        v3.VBtn("Fine-tune", click=app.finetune.on_finetune, disabled=("c_ft_running || c_cases < 1",), id="ft-start")
+        v3.VBtn("Cancel", click=app.finetune.on_cancel, disabled=("!c_ft_running",), classes="ml-2", id="ft-cancel")
     v3.VProgressLinear(model_value=("c_ft_progress",), height=8, classes="mt-2", color="primary", id="ft-progress")
     html.Div("{{ c_ft_text }}", classes="text-caption", id="ft-text")
     html.Div(v_html=("c_loss_svg",), id="loss-plot")
 
     _section("6. Metrics")
     v3.VBtn(
-        "Compute metrics", click=actions.on_metrics, disabled=("c_busy || !c_segmented",), block=True, id="metrics-btn"
+        "Compute metrics",
+        click=app.results.on_metrics,
+        disabled=("c_busy || !c_segmented",),
+        block=True,
+        id="metrics-btn",
     )
     with html.Table(v_if=("c_has_metrics",), classes="text-body-2 mt-1", id="metrics-table"):
         with html.Tr(v_for="row in c_metrics_rows", key="row.name"):
@@ -165,14 +169,14 @@ def _panel(actions) -> None:
             "Segmentation",
             prepend_icon="mdi-download",
             disabled=("!c_segmented",),
-            click=f"utils.download(c_seg_filename, trigger('{actions.segmentation_trigger}'), 'application/gzip')",
+            click=f"utils.download(c_seg_filename, trigger('{app.results.segmentation_trigger}'), 'application/gzip')",
             id="dl-seg",
         )
         v3.VBtn(
             "Metrics CSV",
             prepend_icon="mdi-download",
             disabled=("!c_has_metrics",),
-            click=f"utils.download('metrics.csv', trigger('{actions.csv_trigger}'), 'text/csv')",
+            click=f"utils.download('metrics.csv', trigger('{app.results.csv_trigger}'), 'text/csv')",
             classes="ml-2",
             id="dl-csv",
         )

@@ -1,0 +1,96 @@
+"""Panel 5: fine-tune on the training set in a separate process: progress, loss plot, Cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from CardiacSSLWeb import plots
+from CardiacSSLWeb.jobs import FinetuneProgress, watch_runner
+from CardiacSSLWeb.page import Page
+from CardiacSSLWeb.session import Session
+from CardiacSSLWeb.state import WebConfig
+
+
+class FinetunePanel:
+    def __init__(self, page: Page, session: Session, config: WebConfig, on_new_model) -> None:
+        self.page, self.session, self.config = page, session, config
+        self.state = page.state
+        self.on_new_model = on_new_model  # called with the new model's registry name
+        self.progress = FinetuneProgress()
+        self.job = None
+        self._watch: asyncio.Task | None = None
+        session.finetune.runner.progress.connect(self._on_event)
+
+    def on_finetune(self) -> None:
+        """Start the worker process; returns at once (the run is watched by a task)."""
+        if self.session.finetune.runner.is_running():
+            self.page.message("a fine-tuning run is already in progress", "warning")
+            return
+        name = (self.state.c_ft_name or "").strip() or time.strftime("web-%Y%m%d-%H%M%S")
+        try:
+            steps = int(self.state.c_ft_steps)
+        except (TypeError, ValueError):
+            steps = 0
+        self.progress = FinetuneProgress(total=max(steps, 0))
+        job = self.page.guarded(
+            "starting fine-tuning",
+            self.session.start_finetune,
+            self.state.c_model,
+            name,
+            steps,
+            self.state.c_device,
+            list(self.config.finetune_args),
+        )
+        if job is None:
+            return
+        self.job = job
+        self.state.update(
+            {
+                "c_ft_running": True,
+                "c_ft_progress": 0,
+                "c_ft_text": f"fine-tuning {job.name} from {Path(str(self.state.c_model)).name}: starting",
+                "c_loss_svg": "",
+                "c_ft_name": "",
+            }
+        )
+        self._watch = asyncio.ensure_future(watch_runner(self.session.finetune.runner, self._update, self._finished))
+
+    def on_cancel(self) -> None:
+        if self.session.finetune.runner.is_running():
+            self.session.finetune.cancel()
+            self.state.c_ft_text = "cancelling..."
+
+    def _on_event(self, event: dict) -> None:
+        self.progress.on_event(event)
+
+    def _update(self) -> None:
+        p = self.progress
+        if not p.step:
+            return
+        text = f"step {p.step}/{p.total}"
+        if "loss" in p.last:
+            text += f", loss {float(p.last['loss']):.4f}"
+        if p.last.get("eta_s") is not None:
+            text += f", {float(p.last['eta_s']):.0f} s left"
+        with self.state:
+            self.state.c_ft_progress = p.percent
+            self.state.c_ft_text = text
+            self.state.c_loss_svg = plots.svg_plot(
+                [("loss", p.steps, p.losses, "#ffb74d")], "step", "loss", from_zero=False
+            )
+
+    def _finished(self, result) -> None:
+        from CardiacSSLLogic.finetune_logic import FinetuneLogic
+
+        summary = FinetuneLogic.summary(result)
+        kind = "success" if result.ok else ("info" if result.state.value == "cancelled" else "error")
+        with self.state:
+            self.state.c_ft_running = False
+            self.state.c_ft_text = summary
+            if result.ok:
+                self.state.c_ft_progress = 100
+                self.on_new_model(self.job.name)
+                summary += f" Model {self.job.name!r} is selected for segmentation."
+            self.page.message(summary, kind)

@@ -1,0 +1,87 @@
+"""Panel 2: pick a model, segment the loaded cine in a worker thread (progress, Stop)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from CardiacSSLWeb.jobs import in_thread
+from CardiacSSLWeb.page import Page
+from CardiacSSLWeb.session import Session
+from CardiacSSLWeb.state import WebConfig
+
+
+class SegmentPanel:
+    def __init__(self, page: Page, session: Session, config: WebConfig, on_segmented) -> None:
+        self.page, self.session, self.config = page, session, config
+        self.state = page.state
+        self.on_segmented = on_segmented  # called with the SegmentationResult on the event loop
+        self._stop = None  # CancelToken of the running inference
+
+    def refresh_models(self, select: str | None = None) -> None:
+        """Registry models (bundled, user) plus the checkpoints given with --model; keep or pick a selection."""
+        from CardiacSSLLib.registry import default_model_name
+        from CardiacSSLLogic.segment_logic import list_models
+
+        items = [{"title": m.label, "value": m.name} for m in list_models()]
+        items += [{"title": f"{Path(p).name} (file)", "value": str(p)} for p in self.config.models]
+        self.state.c_models = items
+        values = [i["value"] for i in items]
+        current = select or self.state.c_model
+        if current not in values:
+            default = default_model_name()
+            current = default if default in values else (str(self.config.models[0]) if self.config.models else None)
+            current = current or (values[0] if values else None)
+        self.state.c_model = current
+
+    def on_segment(self) -> None:
+        self.page.background(self._segment())
+
+    async def _segment(self) -> None:
+        async with self.page.task("segmenting") as ok:
+            if not ok:
+                return
+            job = self.session.prepare_prediction(
+                self.state.c_model, self.state.c_frames_mode, self.state.c_device, bool(self.state.c_replace)
+            )
+            self.state.c_busy_text = f"segmenting {len(job.frames)} frame(s) with {Path(str(job.model)).name}"
+            self.state.flush()
+            t0 = time.monotonic()
+            label = await self._predict(job)
+            result = self.session.add_prediction(job, label)
+            self.state.update({"c_segmented": True, "c_replace": False, "c_has_metrics": False, "c_curve_svg": ""})
+            self.on_segmented(result)
+            self.page.message(
+                f"segmented frames {result.frames[0]}-{result.frames[-1]} in {time.monotonic() - t0:.1f} s: "
+                "paint corrections, then add the frame to the training set",
+                "success",
+            )
+
+    async def _predict(self, job):
+        """Inference in a worker thread; its progress is shown and Stop is offered meanwhile."""
+        from CardiacSSLLib.engine.progress import CancelToken, Progress
+
+        self._stop = CancelToken()
+        done = [0, 0]  # written by the worker thread, read here
+
+        def on_step(event: dict) -> None:
+            done[:] = [event["step"], event["total"]]
+
+        progress = Progress(total=0, show_bar=False, callback=on_step)
+        task = asyncio.ensure_future(in_thread(Session.predict, job, progress, self._stop))
+        self.state.c_can_stop = True
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=0.5)
+                if done[1]:
+                    self.state.c_busy_text = f"segmenting {len(job.frames)} frame(s): batch {done[0]}/{done[1]}"
+                    self.state.flush()
+            return task.result()
+        finally:
+            self.state.c_can_stop = False
+
+    def on_stop(self) -> None:
+        if self._stop is not None:
+            self._stop.cancel()
+            self.state.c_busy_text = "stopping..."
