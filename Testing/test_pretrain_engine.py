@@ -189,3 +189,28 @@ def test_positions_run_from_base_to_apex_using_the_geometry():
     f = frames_from_cines([Cine(image=image, geometry=Geometry(direction=towards_base))], 16)
     assert f.position.tolist() == pytest.approx([1, 2 / 3, 1 / 3, 0])
     assert 0.05 < float(f.images.float().mean()) < 0.6
+
+
+def test_backbone_feeds_engine_finetune(tmp_path, monkeypatch):
+    """pretrain -> backbone checkpoint -> ``engine.finetune`` (init from the backbone) -> segmentation model."""
+    from CardiacSSLLib.engine import finetune as ft
+    from CardiacSSLLib.engine.data import slices_from_cines
+    from CardiacSSLLib.phantom import make_phantom
+
+    cine = make_phantom(n_frames=2, n_slices=4, size=64, seed=4)
+    monkeypatch.setattr(ft, "collect_data", lambda cfg: (slices_from_cines([cine], cfg.target_spacing), []))
+    res = pretrain(config(tmp_path, "p", iterations=2), frames=frames())
+    stem = ft.finetune(
+        ft.FinetuneConfig(
+            out=str(tmp_path / "ft"),
+            init=str(res.backbones["backbone"]),
+            steps=2,
+            batch_size=2,
+            patch_size=32,
+            device="cpu",
+        ),
+        progress=Progress(total=2, show_bar=False),
+    )
+    saved = json.loads(stem.with_suffix(".json").read_text())
+    assert saved["kind"] == "segmentation" and saved["init_kind"] == "backbone" and saved["init_method"] == "mim"
+    assert saved["network"]["features"] == list(FEATURES) and saved["network"]["out_channels"] == 4
