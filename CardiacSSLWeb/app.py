@@ -109,6 +109,7 @@ class WebApp:
             finetune_step=self.finetune.progress.step,
             model=state.c_model,
             models=[m["value"] for m in state.c_models],
+            inputs={"data_dir": state.c_data_dir, "ft_name": state.c_ft_name, "ft_steps": state.c_ft_steps},
         )
         return out
 

@@ -62,6 +62,7 @@ def _panel(app) -> None:
         density="compact",
         closable=True,
         classes="my-2 text-body-2",
+        style="overflow-wrap: anywhere;",
         id="message",
         click_close="c_message = ''",
     )

@@ -145,8 +145,14 @@ def _shot(page, tmp_path: Path, name: str) -> Path:
     return path
 
 
+def _fill(page, app: App, selector: str, key: str, value) -> None:
+    """Type into a field and wait until the server has the value (before clicking what uses it)."""
+    page.fill(selector, str(value))
+    app.wait(f"{key} reaching the server", lambda s: str(s["inputs"][key]) == str(value), 15)
+
+
 def _list(page, app: App, folder: Path) -> dict:
-    page.fill("#data-dir", str(folder))
+    _fill(page, app, "#data-dir", "data_dir", folder)
     before = app.status()["message"]
     page.click("#list-btn")
     return app.wait("listing", lambda s: not s["busy"] and s["message"] and s["message"] != before, 30)
@@ -176,7 +182,8 @@ def test_web_annotate_then_finetune_loop(app: App, tmp_path: Path, sunnybrook_di
         assert s["message_type"] == "error" and "no cine found" in s["message"], s
         expect(page.locator("#message")).to_contain_text("no cine found")
         s = _list(page, app, broken)
-        assert s["message_type"] == "info" and page.locator(".cine-item").count() == 1
+        assert s["message_type"] == "info", s
+        expect(page.locator(".cine-item")).to_have_count(1)
         page.click("#load-btn")
         s = app.wait("loading a broken file", lambda s: not s["busy"] and s["message_type"] == "error", 30)
         assert s["cine"] is None and "cine.nii.gz" in s["message"], s
@@ -261,20 +268,20 @@ def test_web_annotate_then_finetune_loop(app: App, tmp_path: Path, sunnybrook_di
         assert len(stored) == 1
 
         # a short fine-tune to completion: progress, loss plot, new model in the list
-        page.fill("#ft-name", "web-ft1")
-        page.fill("#ft-steps", "3")
+        _fill(page, app, "#ft-name", "ft_name", "web-ft1")
+        _fill(page, app, "#ft-steps", "ft_steps", 3)
         page.click("#ft-start")
         s = app.wait("fine-tuning", lambda s: not s["finetune_running"] and s["message"].startswith("Fine-tuning"), 150)
         assert s["message_type"] == "success" and "finished" in s["message"], s
         assert s["finetune_percent"] == 100 and "web-ft1" in s["models"] and s["model"] == "web-ft1"
-        assert page.locator("#loss-plot polyline").count() == 1
+        expect(page.locator("#loss-plot polyline")).to_have_count(1)
         weights = tmp_path / "home" / "models" / "web-ft1" / "model.safetensors"
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()
         _shot(page, tmp_path, "04-finetuned")
 
         # a second, long run cancelled after its first step; the first model is unchanged
-        page.fill("#ft-name", "web-ft2")
-        page.fill("#ft-steps", "100000")
+        _fill(page, app, "#ft-name", "ft_name", "web-ft2")
+        _fill(page, app, "#ft-steps", "ft_steps", 100000)
         page.click("#ft-start")
         app.wait("second run's first step", lambda s: s["finetune_running"] and s["finetune_step"] >= 1, 120)
         page.click("#ft-cancel")
@@ -285,9 +292,9 @@ def test_web_annotate_then_finetune_loop(app: App, tmp_path: Path, sunnybrook_di
         # metrics table and volume curve
         page.click("#metrics-btn")
         app.wait("metrics", lambda s: not s["busy"] and s["message"].startswith("metrics of 20"), 60)
-        assert page.locator("#metrics-table tr").count() >= 9
+        expect(page.locator("#metrics-table tr").nth(8)).to_be_visible()  # at least 9 rows
         expect(page.locator("#metrics-table")).to_contain_text("LV EDV")
-        assert page.locator("#volume-curve polyline").count() == 2
+        expect(page.locator("#volume-curve polyline")).to_have_count(2)
         page.locator("#volume-curve").scroll_into_view_if_needed()
         shot = _shot(page, tmp_path, "05-metrics")
 
@@ -305,6 +312,23 @@ def test_web_annotate_then_finetune_loop(app: App, tmp_path: Path, sunnybrook_di
         info.value.save_as(csv_path)
         header = csv_path.read_text().splitlines()[0]
         assert "section" in header and len(csv_path.read_text().splitlines()) > 10
+
+        # a second cine replaces the first; the editor works on the new one (one frame, RV paint)
+        page.locator(".cine-item", has_text="SCD0000201").click()
+        page.click("#load-btn")
+        app.wait("loading a second cine", lambda s: s["cine"] == "SCD0000201" and not s["busy"], 60)
+        page.click("#frames-current")
+        page.click("#segment-btn")
+        s = app.wait("segmenting one frame", lambda s: s["segmented_frames"] == [0] and not s["busy"], 60)
+        page.click("#segment-RV")
+        page.click("#tool-Paint")
+        page.mouse.move(cx, cy - 60)
+        page.mouse.down()
+        page.mouse.move(cx, cy + 60, steps=12)
+        page.mouse.up()
+        s = app.wait("painting RV", lambda s: s.get("edited_voxels", 0) > 0, 20)
+        assert s["edited_to"]["3"] == s["edited_voxels"], s
+        _shot(page, tmp_path, "06-second-cine")
         assert app.proc.poll() is None
         browser.close()
     with contextlib.suppress(OSError):
