@@ -19,7 +19,7 @@ from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.device import autocast, resolve_device
 from CardiacSSLLib.engine.progress import CancelToken, Progress
 from CardiacSSLLib.models.unet import UNet2D
-from CardiacSSLLib.preprocess import from_network, normalize_intensity, plan_grid, to_network
+from CardiacSSLLib.preprocess import InplaneGrid, from_network, normalize_intensity, plan_grid, to_network, with_roi
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,36 @@ def keep_largest_components(label: np.ndarray, structures: Sequence[int] = (1, 2
     return np.asarray(cc(torch.from_numpy(label[None].astype(np.int64)))[0]).astype(np.uint8)
 
 
+HEART_BOX_MIN_PX = 144  # 216 mm at 1.5 mm: a dilated heart with its RV fits with margin
+HEART_BOX_MARGIN_PX = 16
+
+
+def locate_heart(
+    net: UNet2D, slices: torch.Tensor, grid: InplaneGrid, dev: torch.device, batch_size: int
+) -> InplaneGrid:
+    """Grid cropped to a box around the heart found by a first pass over ``slices`` (one frame).
+
+    Cropping to the heart is what makes a whole cine fast on a CPU (most of a short-axis
+    field of view is chest wall and lungs); the box is generous and stays the same for
+    every frame. No heart found: the whole field of view is kept.
+    """
+    fg = torch.zeros(grid.resampled, dtype=torch.bool)
+    left, right, top, bottom = grid.pad
+    with torch.inference_mode():
+        for b in range(0, slices.shape[0], batch_size):
+            x = to_network(slices[b : b + batch_size], grid).to(dev)
+            with autocast(dev):
+                pred = net(x).argmax(1).cpu()
+            h, w = pred.shape[-2:]
+            fg |= (pred[:, top : h - bottom, left : w - right] > 0).any(0)
+    if not fg.any():
+        return grid
+    ys, xs = torch.nonzero(fg, as_tuple=True)
+    m = HEART_BOX_MARGIN_PX
+    box = (int(ys.min()) - m, int(ys.max()) + 1 + m, int(xs.min()) - m, int(xs.max()) + 1 + m)
+    return with_roi(grid, box, net.config.divisor, HEART_BOX_MIN_PX)
+
+
 def _forward(model: UNet2D, x: torch.Tensor, tta: bool) -> torch.Tensor:
     probs = torch.softmax(model(x).float(), dim=1)
     if tta:
@@ -73,6 +103,7 @@ def segment_cine(
     tta: bool = False,
     batch_size: int = 32,
     cleanup: bool = True,
+    crop_to_heart: bool = True,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
@@ -89,6 +120,11 @@ def segment_cine(
         target,
         net.config.divisor,
     )
+    if crop_to_heart:
+        # localised on frame 0 of the cine whatever frames are asked for, so results never
+        # depend on the selection
+        first = torch.from_numpy(normalize_intensity(cine.image[0])[:, None])
+        grid = locate_heart(net, first, grid, dev, batch_size)
     image = normalize_intensity(cine.image[frames])
     n_z = cine.n_slices
     flat = torch.from_numpy(image.reshape(-1, 1, *image.shape[-2:]))

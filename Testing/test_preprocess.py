@@ -41,3 +41,29 @@ def test_normalize_per_slice_and_errors():
         normalize_intensity(np.full((2, 8, 8), np.nan, np.float32))
     with pytest.raises(InputError, match="constant"):
         normalize_intensity(np.ones((2, 8, 8), np.float32))
+
+
+def test_heart_box_crop_and_inverse():
+    from CardiacSSLLib.preprocess import with_roi
+
+    native = (200, 180)
+    grid = plan_grid(native, (1.2, 1.2), 1.5, 16)  # resampled (160, 144)
+    boxed = with_roi(grid, (60, 100, 50, 90), 16, min_size=64)
+    y0, y1, x0, x1 = boxed.roi
+    assert (y1 - y0, x1 - x0) == (64, 64) and y0 <= 60 and y1 >= 100 and x0 <= 50 and x1 >= 90
+    assert boxed.padded == (64, 64)
+    img = torch.rand(2, 1, *native)
+    x = to_network(img, boxed)
+    assert x.shape[-2:] == (64, 64)
+    probs = torch.zeros(2, 4, 64, 64)
+    probs[:, 1] = 1.0  # "LV" everywhere inside the box
+    back = from_network(probs, boxed).argmax(1)
+    assert back.shape[-2:] == native
+    # the box maps back to its place on the native grid; outside it is background
+    ys, xs = torch.nonzero(back[0] == 1, as_tuple=True)
+    scale = 1.5 / 1.2
+    assert abs(ys.min().item() - y0 * scale) <= 2 and abs(ys.max().item() + 1 - y1 * scale) <= 2
+    assert abs(xs.min().item() - x0 * scale) <= 2 and abs(xs.max().item() + 1 - x1 * scale) <= 2
+    # a box near the border is shifted inside the image, never padded with fake image
+    edge = with_roi(grid, (0, 10, 130, 144), 16, min_size=64)
+    assert edge.roi[0] == 0 and edge.roi[3] == 144 and edge.pad == (0, 0, 0, 0)
