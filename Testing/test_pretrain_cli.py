@@ -41,6 +41,7 @@ def test_main_in_process_writes_a_backbone(tmp_path, capsys):
     assert [e["step"] for e in lines if e["event"] == "step"] == [1, 2]
     cfg = read_config(out / "backbone")
     assert cfg["kind"] == "backbone" and cfg["method"] == "mim" and cfg["network"]["out_channels"] == 1
+    assert cfg["data"]["target_spacing"] == 1.5
 
 
 def test_cardiacssl_pretrain_subcommand(tmp_path, capsys):
@@ -79,6 +80,7 @@ def test_cardiacssl_pretrain_subcommand(tmp_path, capsys):
         (["--method", "mim", "--data", "phantom:1", "--set", "oops"], "KEY=VALUE"),
         (["--method", "mim", "--data", "phantom:1", "--set", "bogus=1"], "bad hyperparameters"),
         (["--method", "mim", "--data", "phantom:1", "--iterations", "0"], "positive"),
+        (["--method", "mim", "--data", "phantom:1", "--target-spacing", "fine"], "--target-spacing"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(tmp_path, capsys, args, message):

@@ -35,6 +35,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="default: the method paper's")
     p.add_argument("--optimizer", choices=("adam", "sgd"), help="default: the method paper's")
     p.add_argument("--image-size", type=int, default=128, help="frames are resized to this square size")
+    p.add_argument(
+        "--target-spacing",
+        default="1.5",
+        help="mm per pixel for sources with known spacing ('none': native pixels); match fine-tuning",
+    )
     p.add_argument("--features", default="16,32,64,128,256", help="U-Net widths (must match fine-tuning)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="method hyperparameter")
     p.add_argument("--seed", type=int, default=0)
@@ -78,6 +83,12 @@ def config_from_args(args: argparse.Namespace):
         features = tuple(int(f) for f in args.features.split(","))
     except ValueError as exc:
         raise InputError(f"--features must be comma-separated integers, got {args.features!r}") from exc
+    try:
+        spacing = None if args.target_spacing.lower() == "none" else float(args.target_spacing)
+    except ValueError as exc:
+        raise InputError(f"--target-spacing must be a number of mm or 'none', got {args.target_spacing!r}") from exc
+    if spacing is not None and spacing <= 0:
+        raise InputError(f"--target-spacing must be positive, got {spacing}")
     if not args.data:
         raise InputError("give at least one --data source (e.g. --data acdc:/data/acdc --data sunnybrook:/data/sb)")
     for name in ("iterations", "batch_size", "epochs", "lr", "image_size", "checkpoint_every", "log_every"):
@@ -94,6 +105,7 @@ def config_from_args(args: argparse.Namespace):
         lr=args.lr,
         optimizer=args.optimizer,
         image_size=args.image_size,
+        target_spacing=spacing,
         features=features,
         hparams=parse_hparams(args.set),
         seed=args.seed,
