@@ -52,8 +52,10 @@ class SegmentPanel:
             result = self.session.add_prediction(job, label)
             self.state.update({"c_segmented": True, "c_replace": False, "c_has_metrics": False, "c_curve_svg": ""})
             self.on_segmented(result)
+            frames = result.frames
+            which = f"frame {frames[0]}" if len(frames) == 1 else f"frames {frames[0]}-{frames[-1]}"
             self.page.message(
-                f"segmented frames {result.frames[0]}-{result.frames[-1]} in {time.monotonic() - t0:.1f} s: "
+                f"segmented {which} in {time.monotonic() - t0:.1f} s: "
                 "paint corrections, then add the frame to the training set",
                 "success",
             )

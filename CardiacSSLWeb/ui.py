@@ -16,6 +16,7 @@ from trame_slicer.app.ui import (
     ViewerLayout,
 )
 
+from CardiacSSLWeb.editor_panel import EDITOR_TOOL
 from CardiacSSLWeb.state import SEGMENTS, TOOLS
 
 
@@ -29,7 +30,7 @@ def build_page(server, layout_manager, app) -> ViewerLayout:
         layout.state.trame__title = "CardiacSSL"
         viewer = layout.typed_state.name
         with layout.drawer:
-            editor_ui = SegmentEditorUI(v_if=(f"{viewer.active_tool} === 'SegmentEditorUI'",))
+            editor_ui = SegmentEditorUI(v_if=(f"{viewer.active_tool} === '{EDITOR_TOOL}'",))
         layout.editor_ui = editor_ui
         with layout.toolbar:
             ControlButton(

@@ -250,6 +250,9 @@ def test_web_annotate_then_finetune_loop(app: App, tmp_path: Path, sunnybrook_di
         app.wait("undo", lambda s: s["edited_voxels"] == 0, 15)
         page.click("#redo-btn")
         app.wait("redo", lambda s: s["edited_voxels"] == painted["edited_voxels"], 15)
+        page.click("#tool-Islands")  # its options open in trame-slicer's editor panel
+        expect(page.get_by_role("button", name="Keep largest")).to_be_visible()
+        page.click("#tool-Islands")  # no tool: browsing must not paint
 
         # the edit stays with its frame when browsing
         thumb.focus()
