@@ -1,0 +1,102 @@
+"""The page's shared plumbing: busy flag, and every failure turned into a message (the app keeps running)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # CardiacSSLWeb lives beside CardiacSSLLib
+
+from CardiacSSLLib.errors import Cancelled, InputError  # noqa: E402
+from CardiacSSLWeb.page import Page  # noqa: E402
+from CardiacSSLWeb.state import DEFAULTS  # noqa: E402
+
+
+class FakeState(dict):
+    """The attribute access and flush() of a trame state."""
+
+    def __getattr__(self, name):
+        return self[name]
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+    def flush(self):
+        self.setdefault("_flushes", 0)
+        self["_flushes"] += 1
+
+
+def _run(page: Page, what: str, body) -> list[bool]:
+    seen = []
+
+    async def action():
+        async with page.task(what) as ok:
+            seen.append((ok, page.state.c_busy, page.state.c_busy_text))
+            if ok:
+                body()
+
+    asyncio.run(action())
+    return seen
+
+
+@pytest.fixture
+def page() -> Page:
+    return Page(FakeState(DEFAULTS))
+
+
+def test_success_sets_and_clears_busy(page):
+    seen = _run(page, "loading", lambda: page.message("done", "success"))
+    assert seen == [(True, True, "loading")]
+    assert (page.state.c_busy, page.state.c_message, page.state.c_message_type) == (False, "done", "success")
+    assert page.state._flushes >= 2  # the busy flag reached the page before and after
+
+
+@pytest.mark.parametrize(
+    ("error", "message", "kind"),
+    [
+        (InputError("not a folder: /x"), "not a folder: /x", "error"),
+        (Cancelled("cancelled by the user"), "segmenting stopped", "info"),
+        (ZeroDivisionError("boom"), "segmenting failed: ZeroDivisionError: boom", "error"),
+    ],
+)
+def test_failures_become_messages(page, error, message, kind):
+    def body():
+        raise error
+
+    _run(page, "segmenting", body)
+    assert (page.state.c_message, page.state.c_message_type, page.state.c_busy) == (message, kind, False)
+
+
+def test_second_action_while_busy_is_refused(page):
+    page.state.c_busy = True
+    ran = []
+    seen = _run(page, "loading", lambda: ran.append(1))
+    assert seen == [(False, True, "")] and not ran
+    assert page.state.c_message_type == "warning" and page.state.c_busy  # the running action keeps its flag
+
+
+def test_guarded_returns_none_and_reports(page):
+    assert page.guarded("adding", lambda a, b: a + b, 1, 2) == 3
+    assert page.guarded("adding", lambda: (_ for _ in ()).throw(InputError("no cases"))) is None
+    assert page.state.c_message == "no cases"
+    assert page.guarded("adding", lambda: 1 / 0) is None
+    assert page.state.c_message.startswith("adding failed: ZeroDivisionError")
+
+
+def test_background_keeps_a_reference_until_done(page):
+    async def main():
+        done = asyncio.Event()
+
+        async def work():
+            done.set()
+
+        page.background(work())
+        assert len(page._tasks) == 1
+        await done.wait()
+        await asyncio.sleep(0)
+        return len(page._tasks)
+
+    assert asyncio.run(main()) == 0
