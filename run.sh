@@ -20,7 +20,7 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
   # torch first and alone, so nothing below can pull in another build
   # shellcheck disable=SC2086
   "$VENV/bin/python" -m pip install --quiet $TORCH_SPEC
-  "$VENV/bin/python" -m pip install --quiet -r requirements-lock.txt
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 "$VENV/bin/python" -m pip install --quiet -r requirements-lock.txt
   "$VENV/bin/python" -m pip install --quiet --no-deps -e .
   echo "$want" > "$STAMP"
 fi

@@ -12,7 +12,7 @@ import sys
 from CardiacSSLLib import __version__
 from CardiacSSLLib.errors import CardiacSSLError
 
-SUBCOMMANDS = ("segment", "finetune", "pretrain", "evaluate", "metrics", "models", "demo")
+SUBCOMMANDS = ("segment", "finetune", "pretrain", "evaluate", "metrics", "models", "demo", "web")
 
 
 def build_parser() -> argparse.ArgumentParser:
