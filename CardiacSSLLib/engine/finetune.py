@@ -119,12 +119,12 @@ def build_model(cfg: FinetuneConfig) -> tuple[UNet2D, dict, set[str]]:
     net_cfg.out_channels = 4
     net_cfg.deep_supervision = cfg.deep_supervision
     net = build_unet(net_cfg)
-    state = {k: v.float() for k, v in load_state(entry.path, entry.sha256 or init_cfg.get("sha256")).items()}
     if init_cfg.get("kind") == "backbone":
         from CardiacSSLLib.methods.transfer import load_backbone_into
 
         loaded, _fresh = load_backbone_into(net, entry.path)
     else:
+        state = {k: v.float() for k, v in load_state(entry.path, entry.sha256 or init_cfg.get("sha256")).items()}
         own = net.state_dict()
         compatible = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
         net.load_state_dict(compatible, strict=False)
