@@ -12,6 +12,14 @@ from CardiacSSLWeb.session import Session
 from CardiacSSLWeb.state import WebConfig
 
 
+def frames_text(result) -> str:
+    """The frames of a result in words: "frame 3", "frames 0-19", or "ED frame 0 and ES frame 7"."""
+    frames = result.frames
+    if result.ed_es is not None:
+        return f"ED frame {result.ed_es[0]} and ES frame {result.ed_es[1]}"
+    return f"frame {frames[0]}" if len(frames) == 1 else f"frames {frames[0]}-{frames[-1]}"
+
+
 class SegmentPanel:
     def __init__(self, page: Page, session: Session, config: WebConfig, on_segmented) -> None:
         self.page, self.session, self.config = page, session, config
@@ -48,14 +56,12 @@ class SegmentPanel:
             self.state.c_busy_text = f"segmenting {len(job.frames)} frame(s) with {Path(str(job.model)).name}"
             self.state.flush()
             t0 = time.monotonic()
-            label = await self._predict(job)
-            result = self.session.add_prediction(job, label)
+            prediction = await self._predict(job)
+            result = self.session.add_prediction(job, prediction)
             self.state.update({"c_segmented": True, "c_replace": False, "c_has_metrics": False, "c_curve_svg": ""})
             self.on_segmented(result)
-            frames = result.frames
-            which = f"frame {frames[0]}" if len(frames) == 1 else f"frames {frames[0]}-{frames[-1]}"
             self.page.message(
-                f"segmented {which} in {time.monotonic() - t0:.1f} s: "
+                f"segmented {frames_text(result)} in {time.monotonic() - t0:.1f} s: "
                 "paint corrections, then add the frame to the training set",
                 "success",
             )

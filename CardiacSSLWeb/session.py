@@ -23,12 +23,19 @@ ensure_logic_importable()
 from CardiacSSLLogic import mrml_convert  # noqa: E402
 from CardiacSSLLogic.finetune_logic import FinetuneLogic  # noqa: E402
 from CardiacSSLLogic.metrics_logic import MetricsLogic, MetricsResult  # noqa: E402
-from CardiacSSLLogic.segment_logic import FRAMES_ALL, FRAMES_CURRENT, SegmentationResult, SegmentLogic  # noqa: E402
+from CardiacSSLLogic.segment_logic import (  # noqa: E402
+    FRAMES_ALL,
+    FRAMES_CURRENT,
+    FRAMES_EDES,
+    Prediction,
+    SegmentationResult,
+    SegmentLogic,
+)
 from CardiacSSLLogic.trainingset_logic import TrainingSetLogic  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
-FRAME_CHOICES = (FRAMES_CURRENT, FRAMES_ALL)
+FRAME_CHOICES = (FRAMES_CURRENT, FRAMES_EDES, FRAMES_ALL)  # the module's modes
 
 
 @dataclass
@@ -37,9 +44,11 @@ class PredictJob:
 
     input_node: object
     cine: Cine
-    frames: list[int]
+    frames: list[int]  # frames to run inference on (all of them for ED + ES)
+    mode: str  # one of FRAME_CHOICES
     model: str
     device: str
+    replace: bool = False
 
 
 class Session:
@@ -100,24 +109,21 @@ class Session:
             raise InputError("this cine already has a segmentation: tick 'replace' to discard it and its corrections")
         cine = self.segment_logic.input_cine(node)
         run = self.segment_logic.frames_to_run(frames, cine, self.current_frame())
-        return PredictJob(node, cine, run, model, device)
+        return PredictJob(node, cine, run, frames, model, device, replace)
 
     @staticmethod
-    def predict(job: PredictJob, progress=None, cancel=None) -> np.ndarray:
-        """Inference only (CardiacSSLLib, no MRML): safe in a worker thread."""
-        from CardiacSSLLib.inference import segment_cine
+    def predict(job: PredictJob, progress=None, cancel=None) -> Prediction:
+        """Inference only (the module's MRML-free step, ED/ES choice included): safe in a worker thread."""
+        return SegmentLogic.predict(
+            job.cine, job.model, job.frames, job.mode, job.device, progress=progress, cancel=cancel
+        )
 
-        return segment_cine(job.model, job.cine, frames=job.frames, device=job.device, progress=progress, cancel=cancel)
-
-    def add_prediction(self, job: PredictJob, label: np.ndarray) -> SegmentationResult:
-        """Put a finished prediction into the scene as the module does (replacing an earlier one)."""
-        previous = self.segment_logic.existing_segmentation(job.input_node)
-        if previous is not None:
-            self.segment_logic.remove_result(previous)
-        # SegmentLogic.segment() runs inference and this step in one call; the web app must keep
-        # inference off its event loop, so it calls the second half on its own.
-        self.result = self.segment_logic._add_result(job.input_node, job.cine, job.frames, label, job.model, None)
-        self.predicted = {f: np.asarray(label[i]).copy() for i, f in enumerate(job.frames)}
+    def add_prediction(self, job: PredictJob, prediction: Prediction) -> SegmentationResult:
+        """Put a finished prediction into the scene as the module does (replacing an earlier one if asked)."""
+        # SegmentLogic.segment() = predict() + add_result(); the web app runs predict() in a worker
+        # thread and this MRML step on its event loop.
+        self.result = self.segment_logic.add_result(job.input_node, prediction, overwrite=job.replace)
+        self.predicted = {f: np.asarray(prediction.label[i]).copy() for i, f in enumerate(prediction.frames)}
         self.metrics = None
         return self.result
 

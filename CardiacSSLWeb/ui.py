@@ -101,6 +101,7 @@ def _panel(app) -> None:
     with html.Div(classes="d-flex align-center"):
         with v3.VBtnToggle(v_model=("c_frames_mode",), mandatory=True, density="compact", divided=True):
             v3.VBtn("all frames", value="all", id="frames-all")
+            v3.VBtn("ED + ES", value="ed-es", id="frames-edes")
             v3.VBtn("this frame", value="current", id="frames-current")
         v3.VCheckbox(v_model=("c_replace",), label="replace", density="compact", hide_details=True, id="replace")
     v3.VBtn("Segment", click=app.segment.on_segment, disabled=("c_busy || !c_loaded",), block=True, id="segment-btn")

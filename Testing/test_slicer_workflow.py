@@ -17,7 +17,7 @@ from CardiacSSLLogic.finetune_runner import RunResult, RunState  # noqa: E402
 from CardiacSSLLogic.metrics_logic import MetricsLogic  # noqa: E402
 from CardiacSSLLogic.segment_logic import SegmentLogic  # noqa: E402
 from CardiacSSLLogic.signals import Signal  # noqa: E402
-from CardiacSSLLogic.workflow_check import make_tiny_model, run_workflow_check, user_home  # noqa: E402
+from CardiacSSLLogic.workflow_check import make_tiny_model, paint_block, run_workflow_check, user_home  # noqa: E402
 
 
 @pytest.fixture()
@@ -89,6 +89,77 @@ def test_current_frame_single_volume_and_overwrite(phantom, oracle):
         logic.segment(volume, "oracle", frames="some", overwrite=True)
     with pytest.raises(InputError, match="no model"):
         logic.segment(volume, "", overwrite=True)
+
+
+def test_predict_without_mrml_then_add_result(phantom, oracle, monkeypatch):
+    from dataclasses import replace
+
+    import CardiacSSLLib.inference as inference
+    from CardiacSSLLib.metrics.clinical import clinical_metrics
+
+    truth = clinical_metrics(phantom.label, phantom.geometry, phantom.trigger_times_ms)
+    prediction = SegmentLogic.predict(phantom, "oracle", list(range(phantom.n_frames)), "ed-es", "cpu")  # no scene
+    assert prediction.ed_es == (truth.ed_frame, truth.es_frame) and prediction.frames == list(prediction.ed_es)
+    np.testing.assert_array_equal(prediction.label, phantom.label[prediction.frames])
+
+    scene = slicer.vtkMRMLScene()
+    nodes = mrml_convert.cine_to_sequence(phantom, scene, name="ph")
+    logic = SegmentLogic(scene)
+    result = logic.add_result(nodes.proxy, prediction)
+    assert result.frames == prediction.frames and result.ed_es == prediction.ed_es
+    assert result.sequence.sequence.GetNumberOfDataNodes() == 2
+    for t, label in logic.frame_labels(result.segmentation, nodes.proxy):
+        np.testing.assert_array_equal(label, phantom.label[t])
+    with pytest.raises(OutputExistsError, match="already has a segmentation"):
+        logic.add_result(nodes.proxy, prediction)
+    current = SegmentLogic.predict(phantom, "oracle", [1])
+    again = logic.add_result(nodes.proxy, current, overwrite=True)
+    assert again.frames == [1] and again.ed_es is None
+    assert scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 1
+
+    def no_inference(*args, **kwargs):
+        raise AssertionError("inference ran although ED/ES cannot be found")
+
+    monkeypatch.setattr(inference, "segment_cine", no_inference)
+    no_spacing = replace(phantom, geometry=replace(phantom.geometry, spacing_known=False))
+    with pytest.raises(InputError, match="no pixel spacing"):
+        SegmentLogic.predict(no_spacing, "oracle", list(range(phantom.n_frames)), "ed-es")
+
+
+def _metrics_nodes(scene) -> dict[str, int]:
+    return {
+        cls: scene.GetNumberOfNodesByClass(cls)
+        for cls in ("vtkMRMLTableNode", "vtkMRMLPlotChartNode", "vtkMRMLPlotSeriesNode")
+    }
+
+
+def test_recomputing_metrics_reuses_table_chart_and_series(phantom, oracle):
+    scene = slicer.vtkMRMLScene()
+    nodes = mrml_convert.cine_to_sequence(phantom, scene, name="ph")
+    result = SegmentLogic(scene).segment(nodes.proxy, "oracle", frames="all")
+    logic = MetricsLogic(scene)
+    first = logic.compute(result.segmentation, nodes.proxy)
+    counts = _metrics_nodes(scene)  # the metrics table and the curve table, one chart, LV and RV series
+    assert counts == {"vtkMRMLTableNode": 2, "vtkMRMLPlotChartNode": 1, "vtkMRMLPlotSeriesNode": 2}
+    series = [first.chart.GetNthPlotSeriesNode(i).GetID() for i in range(2)]
+    curve = first.chart.GetNthPlotSeriesNode(0).GetTableNode()
+    lv_before = curve.GetTable().GetColumnByName("LV_ml").GetValue(0)
+
+    # a correction on frame 0 (shown now), then the metrics again, without and with the earlier nodes
+    nodes.browser.SetSelectedItemNumber(0)
+    paint_block(
+        result.segmentation, "LV", (slice(0, 3), slice(0, 10), slice(0, 10)), phantom.geometry, phantom.frame_shape
+    )
+    second = logic.compute(result.segmentation, nodes.proxy)
+    third = logic.compute(result.segmentation, nodes.proxy, table=second.table, chart=second.chart)
+    assert _metrics_nodes(scene) == counts
+    for again in (second, third):
+        assert again.table is first.table and again.chart is first.chart
+        assert [again.chart.GetNthPlotSeriesNode(i).GetID() for i in range(2)] == series
+    table = third.chart.GetNthPlotSeriesNode(0).GetTableNode()
+    assert table is curve and table.GetNumberOfColumns() == 3 and table.GetNumberOfRows() == phantom.n_frames
+    assert table.GetTable().GetColumnByName("LV_ml").GetValue(0) > lv_before  # the curve shows the edit
+    assert third.table.GetNumberOfColumns() == 3
 
 
 class FakeRunner:

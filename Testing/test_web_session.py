@@ -131,6 +131,55 @@ def test_replace_and_reload_start_clean(session, model, cine):
     assert session.scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode") == 0
 
 
+class _State(dict):
+    """The attribute access and flush() of a trame state."""
+
+    def __getattr__(self, name):
+        return self[name]
+
+    def __setattr__(self, name, value):
+        self[name] = value
+
+    def flush(self):
+        pass
+
+
+def test_ed_es_button_value_reaches_the_module_logic(session, cine, monkeypatch):
+    """The page's "ED + ES" choice runs SegmentLogic.predict in that mode (the module's own ED/ES choice)."""
+    import CardiacSSLLib.inference as inference
+    from CardiacSSLLib.metrics.clinical import clinical_metrics
+    from CardiacSSLLogic.segment_logic import SegmentLogic
+    from CardiacSSLWeb.page import Page
+    from CardiacSSLWeb.segment_panel import SegmentPanel
+    from CardiacSSLWeb.state import DEFAULTS, WebConfig
+
+    def oracle(model, c, frames=None, **kwargs):  # the true labels: checks the plumbing, not a network
+        return cine.label[list(frames)].copy()
+
+    modes, real_predict = [], SegmentLogic.predict
+
+    def spy(*args, **kwargs):
+        modes.append(args[3])
+        return real_predict(*args, **kwargs)
+
+    monkeypatch.setattr(inference, "segment_cine", oracle)
+    monkeypatch.setattr(SegmentLogic, "predict", staticmethod(spy))
+    session.show_cine(cine)
+    page = Page(_State(DEFAULTS, c_model="oracle", c_frames_mode="ed-es", c_device="cpu", c_loaded=True))
+    segmented = []
+    panel = SegmentPanel(page, session, WebConfig(), segmented.append)
+    asyncio.run(panel._segment())
+
+    truth = clinical_metrics(cine.label, cine.geometry, cine.trigger_times_ms)
+    assert page.state.c_message_type == "success", page.state.c_message
+    assert modes == ["ed-es"]
+    assert segmented[0].ed_es == (truth.ed_frame, truth.es_frame) != (None, None)
+    assert segmented[0].frames == [truth.ed_frame, truth.es_frame]
+    assert f"ED frame {truth.ed_frame} and ES frame {truth.es_frame}" in page.state.c_message
+    assert sorted(session.predicted) == sorted({truth.ed_frame, truth.es_frame})
+    assert session.segmentation_node.GetAttribute("CardiacSSL.frames") == f"{truth.ed_frame},{truth.es_frame}"
+
+
 def test_finetune_progress_and_runner_watch():
     progress = FinetuneProgress(total=4)
     for step, loss in ((1, 0.9), (2, 0.7)):

@@ -14,6 +14,9 @@ from CardiacSSLLogic.segment_logic import SegmentLogic
 
 logger = logging.getLogger(__name__)
 
+OWNER_ATTRIBUTE = "CardiacSSL.metricsOf"  # ID of the segmentation whose metrics a node shows
+ROLE_ATTRIBUTE = "CardiacSSL.metricsRole"  # table | curve | chart | series-LV | series-RV
+
 SUMMARY_KEYS = (  # (key in ClinicalResult.to_dict(), row label, unit)
     ("lv_edv_ml", "LV EDV", "ml"),
     ("lv_esv_ml", "LV ESV", "ml"),
@@ -73,13 +76,33 @@ class MetricsLogic:
         for key in ("ed_frame", "es_frame"):  # back to frame numbers of the cine
             if summary.get(key) is not None:
                 summary[key] = frames[int(summary[key])]
-        table = table or self.scene.AddNewNodeByClass("vtkMRMLTableNode", f"{segmentation_node.GetName()} metrics")
+        name, owner = segmentation_node.GetName(), segmentation_node.GetID()
+        table = self._own(table, "vtkMRMLTableNode", owner, "table", f"{name} metrics")
         self._fill_table(table, _rows(summary))
         volumes = {"LV": np.asarray(result.lv_volume_ml), "RV": np.asarray(result.rv_volume_ml)}
         t = np.asarray(times if times is not None else frames, dtype=float)
         if len(frames) > 1:
-            chart = self._fill_chart(chart, segmentation_node.GetName(), t, volumes, times is not None)
+            chart = self._fill_chart(chart, owner, name, t, volumes, times is not None)
         return MetricsResult(result, table, chart if len(frames) > 1 else None, frames, t, volumes)
+
+    def _find(self, class_name: str, owner: str, role: str):
+        """The node this module made earlier for ``role`` of the segmentation ``owner``, or None."""
+        for i in range(self.scene.GetNumberOfNodesByClass(class_name)):
+            node = self.scene.GetNthNodeByClass(i, class_name)
+            if node.GetAttribute(OWNER_ATTRIBUTE) == owner and node.GetAttribute(ROLE_ATTRIBUTE) == role:
+                return node
+        return None
+
+    def _own(self, node, class_name: str, owner: str, role: str, name: str):
+        """``node`` (given by the caller), else the earlier one for ``owner``/``role``, else a new one; tagged."""
+        node = node or self._find(class_name, owner, role)
+        if node is None:
+            node = self.scene.AddNewNodeByClass(class_name, name)
+        elif node.GetAttribute(ROLE_ATTRIBUTE) == role:  # ours: follow the segmentation it shows now
+            node.SetName(name)
+        node.SetAttribute(OWNER_ATTRIBUTE, owner)
+        node.SetAttribute(ROLE_ATTRIBUTE, role)
+        return node
 
     @staticmethod
     def _fill_table(table, rows) -> None:
@@ -97,10 +120,30 @@ class MetricsLogic:
             table.AddColumn(array)
         table.Modified()
 
-    def _fill_chart(self, chart, name, t, volumes, is_time):
+    def _fill_chart(self, chart, owner, name, t, volumes, is_time):
+        """Fill the volume-time chart, reusing its earlier curve table and series (none left orphaned)."""
         import vtk
 
-        curve_table = self.scene.AddNewNodeByClass("vtkMRMLTableNode", f"{name} volume curve")
+        chart = self._own(chart, "vtkMRMLPlotChartNode", owner, "chart", f"{name} volume-time curve")
+        earlier = [chart.GetNthPlotSeriesNode(i) for i in range(chart.GetNumberOfPlotSeriesNodes())]
+        earlier = {s.GetAttribute(ROLE_ATTRIBUTE): s for s in earlier if s is not None}
+        series_nodes = {
+            structure: self._own(
+                earlier.pop(f"series-{structure}", None),
+                "vtkMRMLPlotSeriesNode",
+                owner,
+                f"series-{structure}",
+                f"{name} {structure} volume",
+            )
+            for structure in volumes
+        }
+        old_tables = [s.GetTableNode() for s in series_nodes.values()]
+        curve_table = next((tb for tb in old_tables if tb is not None and tb.GetAttribute(ROLE_ATTRIBUTE)), None)
+        curve_table = self._own(curve_table, "vtkMRMLTableNode", owner, "curve", f"{name} volume curve")
+        for stale in earlier.values():  # series of ours this chart does not show any more
+            if stale.GetAttribute(ROLE_ATTRIBUTE) and stale.GetScene() is not None:
+                self.scene.RemoveNode(stale)
+        curve_table.RemoveAllColumns()
         x = vtk.vtkDoubleArray()
         x.SetName("time_ms" if is_time else "frame")
         for value in t:
@@ -112,10 +155,9 @@ class MetricsLogic:
             for value in vol:
                 arr.InsertNextValue(float(value))
             curve_table.AddColumn(arr)
-        chart = chart or self.scene.AddNewNodeByClass("vtkMRMLPlotChartNode", f"{name} volume-time curve")
+        curve_table.Modified()
         chart.RemoveAllPlotSeriesNodeIDs()
-        for structure in volumes:
-            series = self.scene.AddNewNodeByClass("vtkMRMLPlotSeriesNode", f"{name} {structure} volume")
+        for structure, series in series_nodes.items():
             series.SetAndObserveTableNodeID(curve_table.GetID())
             series.SetXColumnName(x.GetName())
             series.SetYColumnName(f"{structure}_ml")

@@ -36,6 +36,17 @@ class ModelChoice:
 
 
 @dataclass
+class Prediction:
+    """What :meth:`SegmentLogic.predict` found and :meth:`SegmentLogic.add_result` puts into the scene."""
+
+    cine: Cine  # the input as CardiacSSLLib sees it (its geometry places the result)
+    frames: list[int]  # frame numbers of the cine, one per label frame
+    label: np.ndarray  # (len(frames), Z, Y, X) uint8 canonical
+    model: str
+    ed_es: tuple[int, int] | None = None  # (ED, ES) frame numbers when they were looked for
+
+
+@dataclass
 class SegmentationResult:
     segmentation: object  # vtkMRMLSegmentationNode shown in the views (a proxy for several frames)
     frames: list[int]
@@ -91,7 +102,11 @@ def gpu_message(device: str) -> str | None:
 
 
 class SegmentLogic:
-    """``segment(input_node, model, frames, device)`` -> segmentation node(s) aligned with the input."""
+    """``segment(input_node, model, frames, device)`` -> segmentation node(s) aligned with the input.
+
+    In steps: :meth:`check_request` and :meth:`input_cine` (MRML), :meth:`predict` (no MRML, may run
+    in a worker thread), :meth:`add_result` (MRML).
+    """
 
     def __init__(self, scene) -> None:
         self.scene = scene
@@ -119,19 +134,11 @@ class SegmentLogic:
             return [min(max(current, 0), cine.n_frames - 1)]
         return list(range(cine.n_frames))
 
-    def segment(
-        self,
-        input_node,
-        model: str,
-        frames: str = FRAMES_CURRENT,
-        device: str = "auto",
-        overwrite: bool = False,
-        progress=None,
-        cancel=None,
-    ) -> SegmentationResult:
-        """Segment and add the result to the scene; refuses to replace an earlier result unless ``overwrite``."""
-        from CardiacSSLLib.inference import segment_cine
+    def check_request(self, input_node, model: str, overwrite: bool = False):
+        """Refuse a run before any work: no input, no model, or an earlier result kept unless ``overwrite``.
 
+        Returns the earlier segmentation of ``input_node`` (None when there is none).
+        """
         if input_node is None:
             raise InputError("no input selected: pick a cine sequence or a volume")
         if not model:
@@ -142,29 +149,79 @@ class SegmentLogic:
                 f"{input_node.GetName()!r} already has a segmentation ({previous.GetName()!r}); "
                 "replace it (corrections made there would be lost)?"
             )
-        cine = self.input_cine(input_node)
-        run = self.frames_to_run(frames, cine, self.current_frame(input_node))
+        return previous
+
+    @staticmethod
+    def predict(
+        cine: Cine,
+        model: str,
+        frames: list[int],
+        mode: str = FRAMES_CURRENT,
+        device: str = "auto",
+        progress=None,
+        cancel=None,
+    ) -> Prediction:
+        """Inference only (CardiacSSLLib, no MRML, safe in a worker thread) on ``frames`` of ``cine``.
+
+        ``frames`` comes from :meth:`frames_to_run` for ``mode``; with ``FRAMES_EDES`` only the
+        end-diastolic and end-systolic frames found in the prediction are kept.
+        """
+        from CardiacSSLLib.inference import segment_cine
+
+        if mode not in FRAME_MODES:
+            raise InputError(f"unknown frame choice {mode!r}: use one of {', '.join(FRAME_MODES)}")
+        ed_es_wanted = mode == FRAMES_EDES and cine.n_frames > 1
+        if ed_es_wanted and not cine.geometry.spacing_known:  # before the (long) inference
+            raise InputError("ED/ES detection needs volumes, but this image has no pixel spacing: pick frames")
+        run = [int(t) for t in frames]
         label = segment_cine(model, cine, frames=run, device=device, progress=progress, cancel=cancel)
         ed_es = None
-        if frames == FRAMES_EDES and cine.n_frames > 1:
-            ed_es = self._ed_es(label, cine, run)
+        if ed_es_wanted:
+            ed_es = SegmentLogic._ed_es(label, cine, run)
             keep = [run.index(ed_es[0]), run.index(ed_es[1])]
             run, label = [run[i] for i in keep], label[keep]
-        if previous is not None:
-            self.remove_result(previous)
-        return self._add_result(input_node, cine, run, label, model, ed_es)
+        return Prediction(cine, run, label, str(model), ed_es)
+
+    def segment(
+        self,
+        input_node,
+        model: str,
+        frames: str = FRAMES_CURRENT,
+        device: str = "auto",
+        overwrite: bool = False,
+        progress=None,
+        cancel=None,
+    ) -> SegmentationResult:
+        """Segment and add the result to the scene; refuses to replace an earlier result unless ``overwrite``.
+
+        The composition of :meth:`check_request`, :meth:`predict` and :meth:`add_result`; a caller
+        that must keep inference off its main thread calls them one by one.
+        """
+        self.check_request(input_node, model, overwrite)
+        cine = self.input_cine(input_node)
+        run = self.frames_to_run(frames, cine, self.current_frame(input_node))
+        prediction = self.predict(cine, model, run, frames, device, progress=progress, cancel=cancel)
+        return self.add_result(input_node, prediction, overwrite=overwrite)
 
     @staticmethod
     def _ed_es(label: np.ndarray, cine: Cine, run: list[int]) -> tuple[int, int]:
         from CardiacSSLLib.metrics.clinical import clinical_metrics
 
-        if not cine.geometry.spacing_known:
-            raise InputError("ED/ES detection needs volumes, but this image has no pixel spacing: pick frames")
         times = None if cine.trigger_times_ms is None else cine.trigger_times_ms[run]
         result = clinical_metrics(label, cine.geometry, times)  # frame numbers index ``label``
         return run[int(result.ed_frame)], run[int(result.es_frame)]
 
-    def _add_result(self, input_node, cine, run, label, model, ed_es) -> SegmentationResult:
+    def add_result(self, input_node, prediction: Prediction, overwrite: bool = False) -> SegmentationResult:
+        """Put ``prediction`` into the scene as segmentation node(s) aligned with ``input_node`` (MRML: main thread).
+
+        An earlier result of this module for ``input_node`` is replaced when ``overwrite``, refused otherwise.
+        """
+        previous = self.check_request(input_node, prediction.model, overwrite)
+        if previous is not None:
+            self.remove_result(previous)
+        cine, run, label, model = prediction.cine, list(prediction.frames), prediction.label, prediction.model
+        if label.shape[0] != len(run):
+            raise ValueError(f"the prediction has {label.shape[0]} frame(s) for {len(run)} frame number(s)")
         name = f"{input_node.GetName()} segmentation"
         index_values = mrml_convert.index_values_of(input_node)
         if index_values is None:
@@ -194,7 +251,7 @@ class SegmentLogic:
             target.SetAttribute(FRAMES_ATTRIBUTE, ",".join(str(t) for t in run))
         if node is not None and hasattr(node, "SetReferenceImageGeometryParameterFromVolumeNode"):
             node.SetNodeReferenceID(node.GetReferenceImageGeometryReferenceRole(), input_node.GetID())
-        return SegmentationResult(node, run, label, str(model), seq, ed_es)
+        return SegmentationResult(node, run, label, str(model), seq, prediction.ed_es)
 
     def remove_result(self, segmentation_node) -> None:
         """Remove a segmentation made by this module, with its sequence when it has one."""
