@@ -24,9 +24,13 @@ from CardiacSSLLib.preprocess import InplaneGrid, from_network, normalize_intens
 log = logging.getLogger(__name__)
 
 
-def load_model(model: str | Path | UNet2D, verify: bool = True) -> tuple[UNet2D, dict]:
+def load_model(model: str | Path | torch.nn.Module, verify: bool = True) -> tuple[torch.nn.Module, dict]:
     """A ready model from a registry name, a checkpoint path, or an instance (config from it)."""
-    if isinstance(model, UNet2D):
+    if isinstance(model, torch.nn.Module):
+        # any segmentation network with a U-Net ``config`` and ``forward -> logits``
+        # (e.g. the CPS ensemble of two U-Nets)
+        if not hasattr(model, "config"):
+            raise TypeError("a network passed directly needs a UNetConfig `config` attribute")
         return model, getattr(model, "cardiacssl_config", {"network": model.config.to_dict()})
     from CardiacSSLLib.checkpoint import load_unet
     from CardiacSSLLib.errors import ModelError
@@ -96,7 +100,7 @@ def _forward(model: UNet2D, x: torch.Tensor, tta: bool) -> torch.Tensor:
 
 
 def segment_cine(
-    model: str | Path | UNet2D,
+    model: str | Path | torch.nn.Module,
     cine: Cine,
     frames: Sequence[int] | None = None,
     device: str = "auto",

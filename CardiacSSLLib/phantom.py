@@ -312,6 +312,11 @@ def make_phantom(
         imag = rng.standard_normal(image.shape, dtype=np.float32) * np.float32(noise)
         image = np.sqrt(real * real + imag * imag)
 
+    # Slices were built base -> apex, but the Sunnybrook orientation's slice normal points from
+    # apex to base (as in most short-axis stacks): store them apex first so the anatomy and the
+    # geometry agree (slice position matters to PCL / Chaitanya partitions).
+    image = np.ascontiguousarray(image[:, ::-1])
+    label = np.ascontiguousarray(label[:, ::-1])
     direction = sax_direction() if oblique else Geometry().direction
     dmat = np.asarray(direction).reshape(3, 3)
     centre_world = np.array([12.0, 38.0, 45.0])  # heart near the scanner isocentre, LPS mm

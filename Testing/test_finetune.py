@@ -108,3 +108,27 @@ def test_small_model_on_few_acdc_patients_beats_chance(tmp_path, acdc_dir):
     print("held-out ACDC Dice after 350 CPU steps:", mean)
     # chance level (random or constant labels) is below 0.1 for every structure
     assert mean["LV"] > 0.5 and mean["MYO"] > 0.3 and np.mean(list(mean.values())) > 0.4
+
+
+def test_linear_probe_trains_only_the_head(tmp_path, phantom_sources):
+    import torch
+
+    from CardiacSSLLib.checkpoint import load_unet
+    from helpers import tiny_checkpoint
+
+    init = tiny_checkpoint(tmp_path / "init")
+    stem = ft.finetune(
+        _cfg(
+            tmp_path,
+            init=str(init),
+            features=(8, 16, 32, 64),
+            steps=6,
+            val_every=6,
+            linear_probe=True,
+            deep_supervision=False,
+        )
+    )
+    before, _ = load_unet(init)
+    after, _ = load_unet(stem)
+    changed = {k for k, v in after.state_dict().items() if not torch.equal(v, before.state_dict()[k])}
+    assert changed and all(k.startswith("head.") for k in changed)

@@ -30,7 +30,11 @@ def test_shapes_types_and_timing(cine):
 
 def test_anatomy_lv_enclosed_and_tapering(cine):
     assert check_anatomy(cine.label) > 0.9
-    ed = cine.label[0]
+    # stored apex first, slice normal pointing apex -> base (towards the patient's right,
+    # posterior, superior), as in real short-axis stacks
+    normal = cine.geometry.direction_matrix[:, 2]
+    assert normal @ np.array([1.0, -1.0, -1.0]) < -0.5
+    ed = cine.label[0][::-1]  # base first below
     lv_area = (ed == LV).sum(axis=(1, 2))
     rv_area = (ed == RV).sum(axis=(1, 2))
     heart_area = (ed > 0).sum(axis=(1, 2))

@@ -30,6 +30,7 @@ def add_parser(sub) -> None:
     p.add_argument("--features", default="16,32,64,128,256", help="U-Net widths (scratch only)")
     p.add_argument("--val-every", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--linear-probe", action="store_true", help="train only the output layer on a frozen --init")
     p.add_argument("--resume", action="store_true", help="continue a cancelled run in --out")
     p.add_argument("--overwrite", action="store_true")
     add_progress_args(p)
@@ -78,6 +79,7 @@ def config_from_args(args: argparse.Namespace):
         seed=args.seed,
         device=args.device,
         name=args.name or out.name,
+        linear_probe=args.linear_probe,
         overwrite=args.overwrite,
         resume=args.resume,
     )

@@ -45,6 +45,7 @@ class FinetuneConfig:
     lr: float = 1e-3
     pretrained_lr_scale: float = 1.0  # lr factor for weights loaded from a backbone
     freeze_pretrained_steps: int = 0  # staged fine-tuning: train fresh weights first
+    linear_probe: bool = False  # train only the output convolution(s) on a frozen backbone
     weight_decay: float = 1e-5
     features: tuple[int, ...] = (16, 32, 64, 128, 256)
     deep_supervision: bool = True
@@ -237,8 +238,12 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
         "labels": {"1": "LV", "2": "MYO", "3": "RV"},
         **{k: v for k, v in init_info.items() if k != "loaded_keys"},
     }
-    pre = [p for n, p in net.named_parameters() if n in pretrained]
-    fresh = [p for n, p in net.named_parameters() if n not in pretrained]
+    if cfg.linear_probe:
+        from CardiacSSLLib.methods.transfer import freeze_for_linear_probe
+
+        freeze_for_linear_probe(net)
+    pre = [p for n, p in net.named_parameters() if n in pretrained and p.requires_grad]
+    fresh = [p for n, p in net.named_parameters() if n not in pretrained and p.requires_grad]
     groups = [{"params": fresh, "lr": cfg.lr}]
     if pre:
         groups.append({"params": pre, "lr": cfg.lr * cfg.pretrained_lr_scale})
