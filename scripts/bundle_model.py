@@ -43,7 +43,14 @@ def write_card(path: Path, name: str, cfg: dict, acdc: dict, sunny: dict | None,
         "",
         "## Hyperparameters",
         "```json",
-        json.dumps({k: v for k, v in cfg.get("training", {}).items() if k not in ("out",)}, indent=1),
+        json.dumps(
+            {
+                k: (f"{len(v)} items" if isinstance(v, list) and len(v) > 6 else v)
+                for k, v in cfg.get("training", {}).items()
+                if k not in ("out", "acdc_root", "train_set")
+            },
+            indent=1,
+        ),
         "```",
         "",
         "## Accuracy (measured by scripts/bundle_model.py; re-checked in CI)",

@@ -71,6 +71,20 @@ def _git_commit() -> str:
         return ""
 
 
+def _hardware(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU {name}, {torch.get_num_threads()} thread(s)"
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -226,6 +240,7 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
     ensure_writable_dir(out)
 
     t0 = time.monotonic()
+    commit = _git_commit()  # the code that trains, not whatever is checked out when it ends
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     train_slices, val_cines = collect_data(cfg)
@@ -330,8 +345,8 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
                 "train_slices": len(dataset),
                 "val_cases": len(val_cines),
             },
-            "commit": _git_commit(),
-            "hardware": torch.cuda.get_device_name(0) if device.type == "cuda" else platform.processor() or "cpu",
+            "commit": commit,
+            "hardware": _hardware(device),
             "wall_time_s": round(time.monotonic() - t0, 1),
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }

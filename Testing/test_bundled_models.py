@@ -1,0 +1,50 @@
+"""Every bundled model loads, matches its sha256, and reaches the Dice its card states."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from CardiacSSLLib.checkpoint import sha256_file
+from CardiacSSLLib.registry import bundled_dir
+
+INDEX = bundled_dir() / "models.json"
+ENTRIES = json.loads(INDEX.read_text())["models"] if INDEX.exists() else []
+
+
+def test_index_has_a_default_segmentation_model():
+    index = json.loads(INDEX.read_text())
+    kinds = {m["name"]: m["kind"] for m in index["models"]}
+    assert kinds.get(index["default"]) == "segmentation"
+    sizes = [(bundled_dir() / m["file"]).stat().st_size for m in index["models"]]
+    assert max(sizes) <= 20e6 and sum(sizes) <= 100e6  # the extension's size budget
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[m["name"] for m in ENTRIES])
+def test_sha256_and_card(entry):
+    weights = bundled_dir() / entry["file"]
+    assert sha256_file(weights) == entry["sha256"]
+    assert (bundled_dir() / entry["card"]).read_text().startswith(f"# {entry['name']}")
+    from CardiacSSLLib.checkpoint import load_unet
+
+    net, cfg = load_unet(weights)
+    assert cfg["kind"] == entry["kind"]
+
+
+@pytest.mark.slow
+@pytest.mark.data
+@pytest.mark.parametrize(
+    "entry",
+    [m for m in ENTRIES if m["kind"] == "segmentation"],
+    ids=[m["name"] for m in ENTRIES if m["kind"] == "segmentation"],
+)
+def test_stated_acdc_dice_reproduces(entry, acdc_dir):
+    from CardiacSSLLib.evaluation import evaluate_acdc
+
+    result = evaluate_acdc(entry["name"], acdc_dir, "test", device="cpu")
+    stated = entry["summary"]["dice"]
+    measured = {k: v["dice"]["mean"] for k, v in result["summary"]["structures"].items()}
+    for k, v in measured.items():
+        assert v == pytest.approx(stated[k], abs=0.01), (k, v, stated[k])
+    assert result["summary"]["mean"]["dice"] == pytest.approx(stated["mean"], abs=0.01)
