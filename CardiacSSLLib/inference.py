@@ -60,6 +60,11 @@ def keep_largest_components(label: np.ndarray, structures: Sequence[int] = (1, 2
     return np.asarray(cc(torch.from_numpy(label[None].astype(np.int64)))[0]).astype(np.uint8)
 
 
+def channel_argmax(maps: torch.Tensor) -> torch.Tensor:
+    """``argmax`` over dim 1 of ``(N, C, H, W)``; channels-last first, ~10x faster on CPU."""
+    return maps.permute(0, 2, 3, 1).contiguous().argmax(-1)
+
+
 HEART_BOX_MIN_PX = 144  # 216 mm at 1.5 mm: a dilated heart with its RV fits with margin
 HEART_BOX_MARGIN_PX = 16
 
@@ -79,7 +84,7 @@ def locate_heart(
         for b in range(0, slices.shape[0], batch_size):
             x = to_network(slices[b : b + batch_size], grid).to(dev)
             with autocast(dev):
-                pred = net(x).argmax(1).cpu()
+                pred = channel_argmax(net(x).float().cpu())
             h, w = pred.shape[-2:]
             fg |= (pred[:, top : h - bottom, left : w - right] > 0).any(0)
     if not fg.any():
@@ -147,7 +152,7 @@ def segment_cine(
             with autocast(dev):
                 probs = _forward(net, x, tta)
             probs = from_network(probs.float(), grid)
-            out[b * batch_size : b * batch_size + chunk.shape[0]] = probs.argmax(1).to(torch.uint8).cpu().numpy()
+            out[b * batch_size : b * batch_size + chunk.shape[0]] = channel_argmax(probs.cpu()).to(torch.uint8).numpy()
             if progress is not None:
                 progress.step(b + 1, stage="segment")
     label = out.reshape(len(frames), n_z, *image.shape[-2:])

@@ -25,6 +25,7 @@ import torch
 def naive_segment(net, cine, device, roi: int = 128) -> np.ndarray:
     from monai.inferers import sliding_window_inference
 
+    from CardiacSSLLib.inference import channel_argmax
     from CardiacSSLLib.preprocess import from_network, normalize_intensity, plan_grid, to_network
 
     target = getattr(net, "cardiacssl_config", {}).get("preprocess", {}).get("target_spacing")
@@ -37,7 +38,7 @@ def naive_segment(net, cine, device, roi: int = 128) -> np.ndarray:
             logits = sliding_window_inference(
                 x, (roi, roi), sw_batch_size=4, predictor=net, overlap=0.5, mode="gaussian"
             )
-            out[t] = from_network(torch.softmax(logits, 1), grid).argmax(1).cpu().numpy()
+            out[t] = channel_argmax(from_network(torch.softmax(logits, 1), grid)).cpu().numpy()
     return out
 
 
