@@ -27,6 +27,10 @@ def run(args: argparse.Namespace) -> int:
     out = prepare_out_dir(args.out, args.overwrite, ["segmentation.nii.gz", "metrics.csv", "overlay.png"])
     summary = segment_to_folder(cine, args, out)
     print_summary(summary, args.json_progress)
-    if not args.json_progress and "true_volumes_ml" in cine.meta:
-        print("(phantom truth: LV EF {:.1f} %)".format(cine.meta.get("true_lv_ef_pct", float("nan"))))
+    if not args.json_progress:
+        truth = cine.meta
+        print(
+            f"phantom truth: LV EF {truth['ef_percent']['LV']:.1f} %, RV EF {truth['ef_percent']['RV']:.1f} %, "
+            f"LV mass {truth['lv_mass_ed_g']:.1f} g (ED frame {truth['ed_frame']}, ES frame {truth['es_frame']})"
+        )
     return 0

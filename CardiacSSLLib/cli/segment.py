@@ -116,23 +116,24 @@ def print_summary(summary: dict, json_mode: bool) -> None:
     print(f"overlay:      {summary['overlay']}")
     if isinstance(m, dict):
         s = m.get("summary", m)
-        print("clinical metrics:")
-        for key in (
-            "ed_frame",
-            "es_frame",
-            "lv_edv_ml",
-            "lv_esv_ml",
-            "lv_sv_ml",
-            "lv_ef_pct",
-            "rv_edv_ml",
-            "rv_esv_ml",
-            "rv_sv_ml",
-            "rv_ef_pct",
-            "lv_mass_g",
-        ):
-            if key in s:
-                v = s[key]
-                print(f"  {key:<14} {v:8.1f}" if isinstance(v, float) else f"  {key:<14} {v}")
+        print(f"clinical metrics (ED frame {s.get('ed_frame')}, ES frame {s.get('es_frame')}):")
+        rows = (
+            ("LV EDV", "lv_edv_ml", "ml"),
+            ("LV ESV", "lv_esv_ml", "ml"),
+            ("LV SV", "lv_sv_ml", "ml"),
+            ("LV EF", "lv_ef_percent", "%"),
+            ("LV mass (ED)", "lv_mass_ed_g", "g"),
+            ("RV EDV", "rv_edv_ml", "ml"),
+            ("RV ESV", "rv_esv_ml", "ml"),
+            ("RV SV", "rv_sv_ml", "ml"),
+            ("RV EF", "rv_ef_percent", "%"),
+        )
+        for name, key, unit in rows:
+            v = s.get(key)
+            if isinstance(v, (int, float)):
+                print(f"  {name:<13} {v:7.1f} {unit}")
+        for note in m.get("notes", []):
+            print(f"  note: {note}")
     else:
         print(f"metrics: {m}")
     sys.stdout.flush()
