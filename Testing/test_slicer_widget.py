@@ -152,6 +152,7 @@ def gui(monkeypatch, tmp_path):
     monkeypatch.setattr(slicer, "modules", SimpleNamespace(plots=plots), raising=False)
     monkeypatch.setattr(install_logic, "ensure_dependencies", lambda requirements, confirm: True)
     monkeypatch.setenv("CARDIACSSL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CARDIACSSL_MODELS", str(tmp_path / "no-bundled-models"))  # start with none installed
     sys.modules.pop("CardiacSSLLogic.widget", None)
     from CardiacSSLLogic import widget as widget_module
 
