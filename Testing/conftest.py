@@ -42,3 +42,25 @@ def _torch_threads():
         torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     except ImportError:
         pass
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder nobody can write into: chmod for a normal user, the immutable flag for root."""
+    import shutil
+    import subprocess
+
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    undo = None
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        undo = lambda: folder.chmod(0o755)  # noqa: E731
+    elif shutil.which("chattr") and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0:
+        undo = lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)  # noqa: E731
+    else:
+        pytest.skip("running as root on a file system without the immutable flag: cannot make a read-only folder")
+    try:
+        yield folder
+    finally:
+        undo()

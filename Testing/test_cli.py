@@ -181,28 +181,6 @@ def test_segment_sunnybrook_dicom_cine(tmp_path, model, sunnybrook_dir, capsys):
     assert geom.isclose(load_cine(dicom).geometry)
 
 
-@pytest.fixture
-def read_only_dir(tmp_path):
-    """A folder nobody can write into: chmod for a normal user, the immutable flag for root."""
-    import os
-    import shutil
-
-    folder = tmp_path / "readonly"
-    folder.mkdir()
-    undo = None
-    if os.geteuid() != 0:
-        folder.chmod(0o555)
-        undo = lambda: folder.chmod(0o755)  # noqa: E731
-    elif shutil.which("chattr") and subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0:
-        undo = lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)  # noqa: E731
-    else:
-        pytest.skip("running as root on a file system without the immutable flag: cannot make a read-only folder")
-    try:
-        yield folder
-    finally:
-        undo()
-
-
 def test_read_only_output_folder_is_a_clear_error(read_only_dir, model, cine_file, capsys):
     path, _ = cine_file
     rc = main(["segment", str(path), "--model", model, "--out", str(read_only_dir), "--device", "cpu"])
