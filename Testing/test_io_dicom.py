@@ -345,52 +345,52 @@ def test_two_sunnybrook_series_in_one_folder_are_refused(sunnybrook_dir, tmp_pat
         load_cine(tmp_path / "both")
 
 
+def _cine_series(folder: Path, z: int, phases: int, position: np.ndarray, uid: str, number: int, **kw) -> None:
+    """One single-slice cine series (``phases`` images at ``position``)."""
+    for t in range(phases):
+        write_dicom(
+            folder / f"{t}.dcm",
+            stored_values(t, z),
+            position,
+            series_uid=uid,
+            series_number=number,
+            trigger=30.0 * t,
+            instance=t + 1,
+            **kw,
+        )
+
+
 def test_whole_exam_export_picks_the_short_axis_stack(tmp_path):
-    """Siemens-style exam: one series per SAX slice, plus 2- and 4-chamber cines and a localizer."""
+    """Siemens-style exam: one series per short-axis slice, plus 2- and 4-chamber cines."""
     exam = tmp_path / "exam"
     for z in range(4):
-        for t in range(3):
-            write_dicom(
-                exam / f"sax{z}" / f"{t}.dcm",
-                stored_values(t, z),
-                np.asarray([0.0, 0, 0]) + 8 * z * NORMAL,
-                series_uid=f"1.2.9.{z}",
-                series_number=20 + z,
-                description="sa_cine",
-                trigger=30.0 * t,
-                instance=t + 1,
-            )
-    long_axis = (ROW, NORMAL)  # a plane orthogonal to the short axis
-    for k, name in enumerate(("2ch", "4ch")):
-        for t in range(3):
-            write_dicom(
-                exam / name / f"{t}.dcm",
-                stored_values(t, 9),
-                np.asarray([5.0, 5, 5]),
-                series_uid=f"1.2.8.{k}",
-                series_number=10 + k,
-                description=f"cine_{name}",
-                trigger=30.0 * t,
-                instance=t + 1,
-                orientation=long_axis,
-            )
+        _cine_series(exam / f"sax{z}", z, 3, 8 * z * NORMAL, f"1.2.9.{z}", 20 + z, description="sa_cine")
+    for k, name in enumerate(("2ch", "4ch")):  # planes orthogonal to the short axis
+        _cine_series(
+            exam / name,
+            9,
+            3,
+            np.asarray([5.0, 5, 5]),
+            f"1.2.8.{k}",
+            10 + k,
+            description=f"cine_{name}",
+            orientation=(ROW, NORMAL),
+        )
     cine = load_cine(exam)
     assert cine.image.shape == (3, 4, 6, 7)
     np.testing.assert_array_equal(cine.image[2, 3], stored_values(2, 3))
     assert load_cine(exam, series=10).n_slices == 1  # an explicit choice still wins
-    # a second SAX stack (e.g. a repeated acquisition) makes the choice ambiguous again
+    # a second short-axis stack (e.g. a repeated acquisition) makes the choice ambiguous again
     for z in range(3):
-        for t in range(2):
-            write_dicom(
-                exam / f"rep{z}" / f"{t}.dcm",
-                stored_values(t, z),
-                np.asarray([1.0, 2, 3]) + 8 * z * NORMAL,
-                series_uid=f"1.2.7.{z}",
-                series_number=40 + z,
-                description="sa_cine_repeat",
-                trigger=30.0 * t,
-                instance=t + 1,
-                frame_of_reference="1.2.826.0.1.3680043.8.498.99",
-            )
+        _cine_series(
+            exam / f"rep{z}",
+            z,
+            2,
+            np.asarray([1.0, 2, 3]) + 8 * z * NORMAL,
+            f"1.2.7.{z}",
+            40 + z,
+            description="sa_cine_repeat",
+            frame_of_reference="1.2.826.0.1.3680043.8.498.99",
+        )
     with pytest.raises(InputError, match="cine series"):
         load_cine(exam)

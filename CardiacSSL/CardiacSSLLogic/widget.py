@@ -128,18 +128,26 @@ class CardiacSSLWidgetController:
         if self.parameterNode is not None:
             self.parameterNode.model = self.ui.modelSelector.currentData or ""
 
-    def onSegment(self, overwrite: bool = False, model: str | None = None) -> None:
-        if not self._dependenciesReady():
-            return
-        from CardiacSSLLogic.segment_logic import SegmentLogic, gpu_message
+    def _deviceCheck(self) -> tuple[bool, str]:
+        """``(usable, note)``: an explicit GPU request without a usable GPU is an error shown here;
+        'auto' falling back to the CPU is a note for the status line."""
+        from CardiacSSLLogic.segment_logic import gpu_message
 
-        p = self.parameterNode
-        message = gpu_message(p.device)
-        if message and p.device == "gpu":
+        device = self.parameterNode.device
+        message = gpu_message(device) or ""
+        if message and device == "gpu":
             slicer.util.errorDisplay(message)
-            return
+            return False, message
         if message:
             self._status(message)
+        return True, message
+
+    def onSegment(self, overwrite: bool = False, model: str | None = None) -> None:
+        if not self._dependenciesReady() or not self._deviceCheck()[0]:
+            return
+        from CardiacSSLLogic.segment_logic import SegmentLogic
+
+        p = self.parameterNode
         logic = SegmentLogic(slicer.mrmlScene)
         try:
             with slicer.util.WaitCursor():
@@ -224,14 +232,12 @@ class CardiacSSLWidgetController:
             return
         if not self._dependenciesReady():
             return
+        usable, message = self._deviceCheck()
+        if not usable:
+            return
         from CardiacSSLLogic.finetune_logic import FinetuneLogic
-        from CardiacSSLLogic.segment_logic import gpu_message
 
         p = self.parameterNode
-        message = gpu_message(p.device)
-        if message and p.device == "gpu":
-            slicer.util.errorDisplay(message)
-            return
         self._finetune = FinetuneLogic(SubprocessRunner(), python=python_executable())
         self._finetune.runner.progress.connect(self._onProgress)
         self._finetune.runner.finished.connect(self._onFinished)
