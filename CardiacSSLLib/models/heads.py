@@ -19,7 +19,14 @@ class GlobalPool(nn.Module):
 
 
 class MLPHead(nn.Module):
-    """Linear -> ReLU -> ... -> Linear on vectors (SimCLR / CCM / Chaitanya g1 projectors)."""
+    """Linear -> BatchNorm -> ReLU -> ... -> Linear on vectors (SimCLR / CCM / Chaitanya g1 projectors).
+
+    The batch norm is what makes global contrast work on this U-Net: its bottleneck is instance-
+    normalised, so the spatial mean of every channel is nearly the same for any image (cosine
+    similarity > 0.99 between pooled vectors of different frames) and, without it, the InfoNCE
+    loss sits at log(2B - 1) from the first step. Normalising across the batch recovers the
+    differences (SimCLR's reference projector has the same layer).
+    """
 
     def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, n_layers: int = 2) -> None:
         super().__init__()
@@ -28,7 +35,7 @@ class MLPHead(nn.Module):
         for i in range(n_layers):
             layers.append(nn.Linear(dims[i], dims[i + 1]))
             if i < n_layers - 1:
-                layers.append(nn.ReLU(inplace=True))
+                layers += [nn.BatchNorm1d(dims[i + 1]), nn.ReLU(inplace=True)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
