@@ -32,6 +32,31 @@ def test_sha256_and_card(entry):
     assert cfg["kind"] == entry["kind"]
 
 
+BACKBONES = [m for m in ENTRIES if m["kind"] == "backbone"]
+
+
+@pytest.mark.parametrize("entry", BACKBONES, ids=[m["name"] for m in BACKBONES])
+def test_backbone_starts_fine_tuning_and_states_few_shot_accuracy(entry):
+    from CardiacSSLLib.engine.finetune import FinetuneConfig, build_model
+
+    net, info, pretrained = build_model(FinetuneConfig(out="unused", init=entry["name"]))
+    assert info["init_kind"] == "backbone"
+    # everything but the output convolution(s) comes from the backbone
+    fresh = [k for k in net.state_dict() if k not in pretrained]
+    assert pretrained and all(k.startswith(("head", "deep")) or "output" in k for k in fresh), fresh
+    fewshot = entry["summary"]["fewshot"]
+    assert set(fewshot["mean_dice"]) == set(fewshot["scratch_mean_dice"]) == {"1", "2", "5"}
+    card = (bundled_dir() / entry["card"]).read_text()
+    assert "## Few-shot accuracy" in card and f"{fewshot['mean_dice']['1']:.3f}" in card
+
+
+def test_each_fine_tuned_model_names_a_bundled_backbone():
+    names = {m["name"] for m in BACKBONES}
+    inits = [m["summary"]["init"] for m in ENTRIES if "init" in m["summary"]]
+    assert set(inits) <= names
+    assert len(inits) >= len(BACKBONES)  # each backbone ships with a model fine-tuned from it
+
+
 @pytest.mark.slow
 @pytest.mark.data
 @pytest.mark.parametrize(

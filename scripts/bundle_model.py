@@ -3,8 +3,10 @@
 Evaluates the model on the ACDC test split (and Sunnybrook when given) so the card and
 ``models.json`` state measured accuracy; ``Testing/test_bundled_models.py`` re-checks it.
 
-    python scripts/bundle_model.py CHECKPOINT --name NAME --method scratch --acdc ../shared/data/acdc \
+    python scripts/bundle_model.py CHECKPOINT --name NAME --acdc ../shared/data/acdc \
         --sunnybrook ../shared/data/sunnybrook --command "cardiacssl finetune ..." [--default]
+    python scripts/bundle_model.py BACKBONE --name NAME --fewshot runs/fewshot-bundled/fewshot.json \
+        --command "cardiacssl pretrain ..."
 """
 
 from __future__ import annotations
@@ -26,44 +28,108 @@ def _fmt(v) -> str:
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
 
 
-def write_card(path: Path, name: str, cfg: dict, acdc: dict, sunny: dict | None, extra: str) -> None:
-    s = acdc["summary"]["structures"]
+def _hyperparameters(cfg: dict) -> dict:
+    if cfg.get("kind") == "backbone":
+        return {
+            "method": cfg.get("method"),
+            "hyperparameters": cfg.get("hyperparameters"),
+            "optimisation": cfg.get("optimisation"),
+            "image_size": cfg.get("data", {}).get("image_size"),
+            "target_spacing": cfg.get("data", {}).get("target_spacing"),
+            "seed": cfg.get("seed"),
+        }
+    return {
+        k: (f"{len(v)} items" if isinstance(v, list) and len(v) > 6 else v)
+        for k, v in cfg.get("training", {}).items()
+        if k not in ("out", "acdc_root", "train_set", "init")
+    }
+
+
+def _data_line(cfg: dict) -> str:
+    if cfg.get("kind") == "backbone":
+        d = cfg.get("data", {})
+        return (
+            f"- data: {d.get('n_frames', '?')} unlabelled 2D frames ({d.get('n_volumes', '?')} volumes; labels never "
+            f"read): {'; '.join(d.get('summary', []))}"
+        )
+    return (
+        f"- data: ACDC SSL4MIS HDF5, train split ({cfg.get('training', {}).get('train_slices', '?')} labelled "
+        "slices); validation on the val split"
+    )
+
+
+def fewshot_lines(fewshot: dict, label: str) -> list[str]:
+    """The few-shot table of a card: scratch vs this method, mean 3D Dice on ACDC test per n."""
+    p, res = fewshot["protocol"], fewshot["results"]
+    shots = [str(n) for n in p["shots"]]
+    lines = [
+        "## Few-shot accuracy",
+        "",
+        f"Fine-tuned on n ACDC training patients (their labelled ED/ES slices; drawn by seed {p['seed']}), "
+        f"{p['steps']} steps, patch {p['patch_size']}, no validation set; 3D Dice on the 40 ACDC test volumes "
+        "(`benchmarks/bundled_models.py --fewshot` re-runs it):",
+        "",
+        "| init | " + " | ".join(f"n={n} mean (LV / MYO / RV)" for n in shots) + " |",
+        "|---|" + "---|" * len(shots),
+    ]
+    for name in dict.fromkeys(["scratch", label]):
+        if name not in res:
+            continue
+        cells = [
+            f"{_fmt(res[name][n]['mean'])} ({' / '.join(_fmt(res[name][n][k]) for k in ('LV', 'MYO', 'RV'))})"
+            for n in shots
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
+
+
+def write_card(
+    path: Path,
+    name: str,
+    cfg: dict,
+    acdc: dict | None,
+    sunny: dict | None,
+    command: str,
+    fewshot: dict | None = None,
+    label: str = "",
+    note: str = "",
+    init_name: str = "",
+) -> None:
+    method = cfg.get("method") or cfg.get("init_method") or "scratch (no pretraining)"
+    paper = f" ({cfg['paper']})" if cfg.get("paper") else ""
     lines = [
         f"# {name}",
         "",
-        f"- kind: {cfg.get('kind')}; method: "
-        f"{cfg.get('init_method') or cfg.get('method') or 'scratch (no pretraining)'}",
+        f"- kind: {cfg.get('kind')}; method: {method}{paper}"
+        + (f"; fine-tuned from the bundled backbone `{init_name}`" if init_name else ""),
         f"- network: 2D U-Net (MONAI DynUNet blocks), features {cfg['network']['features']}, "
-        f"target spacing {cfg.get('preprocess', {}).get('target_spacing')} mm (native pixels when unknown)",
-        f"- data: ACDC SSL4MIS HDF5, train split ({cfg.get('training', {}).get('train_slices', '?')} labelled slices); "
-        "validation on the val split",
+        f"target spacing {cfg.get('preprocess', {}).get('target_spacing', cfg.get('data', {}).get('target_spacing'))}"
+        " mm (native pixels when unknown)",
+        _data_line(cfg),
         f"- license: {LICENSE_NOTE}",
-        f"- commit {cfg.get('commit', '?')}, hardware {cfg.get('hardware', '?')}, wall time "
-        f"{cfg.get('wall_time_s', '?')} s",
-        "",
-        "## Hyperparameters",
-        "```json",
-        json.dumps(
-            {
-                k: (f"{len(v)} items" if isinstance(v, list) and len(v) > 6 else v)
-                for k, v in cfg.get("training", {}).items()
-                if k not in ("out", "acdc_root", "train_set")
-            },
-            indent=1,
-        ),
-        "```",
-        "",
-        "## Accuracy (measured by scripts/bundle_model.py; re-checked in CI)",
-        "",
-        f"ACDC test split, {acdc['summary']['n_cases']} volumes (ED and ES of 20 patients), 3D, "
-        f"distances in {acdc['summary']['distance_unit']} (the HDF5 layout has no spacing):",
-        "",
-        "| structure | Dice | HD95 | ASSD |",
-        "|---|---|---|---|",
+        f"- commit {(cfg.get('commit') or cfg.get('git_commit') or '?')[:7]}, hardware {cfg.get('hardware', '?')}, "
+        f"wall time {cfg.get('wall_time_s', cfg.get('wall_s', '?'))} s",
     ]
-    for k, m in s.items():
-        lines.append(f"| {k} | {_fmt(m['dice']['mean'])} | {_fmt(m['hd95']['mean'])} | {_fmt(m['assd']['mean'])} |")
-    lines.append(f"| mean | {_fmt(acdc['summary']['mean']['dice'])} | | |")
+    if cfg.get("kind") == "backbone":
+        lines.append(f"- transfer: {cfg.get('transfer', 'encoder + decoder')}")
+    if note:
+        lines.append(f"- note: {note}")
+    lines += ["", "## Hyperparameters", "```json", json.dumps(_hyperparameters(cfg), indent=1), "```", ""]
+    if acdc is not None:
+        s = acdc["summary"]["structures"]
+        lines += [
+            "## Accuracy (measured by scripts/bundle_model.py; re-checked in CI)",
+            "",
+            f"ACDC test split, {acdc['summary']['n_cases']} volumes (ED and ES of 20 patients), 3D, "
+            f"distances in {acdc['summary']['distance_unit']} (the HDF5 layout has no spacing):",
+            "",
+            "| structure | Dice | HD95 | ASSD |",
+            "|---|---|---|---|",
+        ]
+        for k, m in s.items():
+            lines.append(f"| {k} | {_fmt(m['dice']['mean'])} | {_fmt(m['hd95']['mean'])} | {_fmt(m['assd']['mean'])} |")
+        lines.append(f"| mean | {_fmt(acdc['summary']['mean']['dice'])} | | |")
     if sunny:
         ss = sunny["summary"]["structures"]
         lines += [
@@ -75,8 +141,18 @@ def write_card(path: Path, name: str, cfg: dict, acdc: dict, sunny: dict | None,
         ]
         for k, m in ss.items():
             lines.append(f"| {k} | {_fmt(m['dice']['mean'])} | {_fmt(m['hd95']['mean'])} | {_fmt(m['assd']['mean'])} |")
-    lines += ["", "## Reproduce", "", "```", extra, "```", ""]
+    if acdc is not None or sunny:
+        lines.append("")
+    if fewshot:
+        lines += fewshot_lines(fewshot, label)
+    lines += ["## Reproduce", "", "```", command, "```", ""]
     path.write_text("\n".join(lines))
+
+
+def _dice(result: dict) -> dict:
+    d = {k: round(v["dice"]["mean"], 4) for k, v in result["summary"]["structures"].items()}
+    d["mean"] = round(result["summary"]["mean"]["dice"], 4)
+    return d
 
 
 def main() -> None:
@@ -86,9 +162,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoint")
     ap.add_argument("--name", required=True)
-    ap.add_argument("--acdc", required=True)
+    ap.add_argument("--acdc", help="ACDC root: evaluate a segmentation model on its test split")
     ap.add_argument("--sunnybrook")
-    ap.add_argument("--command", default="", help="the exact command that trained it")
+    ap.add_argument("--command", default="", help="the exact command(s) that trained it")
+    ap.add_argument("--fewshot", help="fewshot.json from benchmarks/bundled_models.py --fewshot")
+    ap.add_argument("--label", default="", help="this method's row in --fewshot (default: the method)")
+    ap.add_argument("--init-name", default="", help="the bundled backbone a segmentation model was fine-tuned from")
+    ap.add_argument("--hardware", default="", help="where it was trained, when the config does not say")
+    ap.add_argument("--note", default="", help="one line for the card, e.g. why the configuration is small")
     ap.add_argument("--default", action="store_true")
     args = ap.parse_args()
 
@@ -96,18 +177,25 @@ def main() -> None:
     state = load_state(args.checkpoint, cfg.get("sha256"))
     stem = MODELS / args.name
     cfg = {**cfg, "name": args.name}
+    if args.hardware:
+        cfg["hardware"] = args.hardware
     cfg.pop("sha256", None)
     cfg.pop("format_version", None)
     save_checkpoint(stem, state, cfg, half=True)  # fp16 on disk, loaded as fp32
-    acdc = evaluate_acdc(stem, args.acdc, "test", device="cpu")
-    sunny = evaluate_sunnybrook(stem, args.sunnybrook, device="cpu") if args.sunnybrook else None
+    segmentation = cfg["kind"] == "segmentation"
+    if segmentation and not args.acdc:
+        raise SystemExit("a segmentation model needs --acdc: its card states measured accuracy")
+    acdc = evaluate_acdc(stem, args.acdc, "test", device="cpu") if segmentation else None
+    sunny = evaluate_sunnybrook(stem, args.sunnybrook, device="cpu") if segmentation and args.sunnybrook else None
+    fewshot = json.loads(Path(args.fewshot).read_text()) if args.fewshot else None
     cfg = read_config(stem)
-    write_card(stem.with_suffix(".md"), args.name, cfg, acdc, sunny, args.command)
+    label = args.label or cfg.get("method") or cfg.get("init_method") or "scratch"
+    write_card(
+        stem.with_suffix(".md"), args.name, cfg, acdc, sunny, args.command, fewshot, label, args.note, args.init_name
+    )
     index_path = MODELS / "models.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {"models": []}
     index["models"] = [m for m in index["models"] if m["name"] != args.name]
-    dice = {k: round(v["dice"]["mean"], 4) for k, v in acdc["summary"]["structures"].items()}
-    dice["mean"] = round(acdc["summary"]["mean"]["dice"], 4)
     entry = {
         "name": args.name,
         "kind": cfg["kind"],
@@ -115,11 +203,21 @@ def main() -> None:
         "config": f"{args.name}.json",
         "card": f"{args.name}.md",
         "sha256": sha256_file(stem.with_suffix(".safetensors")),
-        "summary": {"dice": dice, "dataset": "ACDC test (40 volumes)"},
+        "summary": {},
     }
+    if acdc is not None:
+        entry["summary"] = {"dice": _dice(acdc), "dataset": "ACDC test (40 volumes)"}
     if sunny:
         entry["summary"]["sunnybrook_dice"] = {
             k: round(v["dice"]["mean"], 4) for k, v in sunny["summary"]["structures"].items()
+        }
+    if args.init_name:
+        entry["summary"]["init"] = args.init_name
+    if fewshot and label in fewshot["results"]:
+        entry["summary"]["fewshot"] = {
+            "steps": fewshot["protocol"]["steps"],
+            "mean_dice": {n: round(d["mean"], 4) for n, d in fewshot["results"][label].items()},
+            "scratch_mean_dice": {n: round(d["mean"], 4) for n, d in fewshot["results"].get("scratch", {}).items()},
         }
     index["models"].append(entry)
     if args.default or "default" not in index:

@@ -48,6 +48,15 @@ def run(args: argparse.Namespace) -> int:
         acc_s = (
             ", ".join(f"{k} {v:.3f}" for k, v in acc.items() if isinstance(v, float)) if isinstance(acc, dict) else acc
         )
+        if not acc_s and "fewshot" in e.summary:
+            acc_s = _fewshot_summary(e.summary["fewshot"])
         mark = " (default)" if e.name == default else ""
         print(f"{e.name + mark:<28} {e.kind:<13} {e.origin:<8} {acc_s}")
     return 0
+
+
+def _fewshot_summary(fewshot: dict) -> str:
+    """'few-shot mean Dice n=1 0.612 (scratch 0.752), ...' for a backbone's line."""
+    ours, scratch = fewshot.get("mean_dice", {}), fewshot.get("scratch_mean_dice", {})
+    cells = [f"n={n} {v:.3f}" + (f" (scratch {scratch[n]:.3f})" if n in scratch else "") for n, v in ours.items()]
+    return "few-shot mean Dice " + ", ".join(cells)
