@@ -68,6 +68,7 @@ class WebApp:
             }
         )
         self.segment.refresh_models()
+        self.finetune.refresh_inits()
         self.layout = build_page(self.server, self.layout_manager, self)
         self.editor_logic.set_ui(self.layout.editor_ui)
         self.editor.attach(self.layout)
@@ -83,6 +84,7 @@ class WebApp:
 
     def _on_new_model(self, name: str) -> None:
         self.segment.refresh_models(select=name)
+        self.finetune.refresh_inits()
 
     def _on_ready(self, **_) -> None:
         if self.config.data:
@@ -109,7 +111,12 @@ class WebApp:
             finetune_step=self.finetune.progress.step,
             model=state.c_model,
             models=[m["value"] for m in state.c_models],
-            inputs={"data_dir": state.c_data_dir, "ft_name": state.c_ft_name, "ft_steps": state.c_ft_steps},
+            inputs={
+                "data_dir": state.c_data_dir,
+                "ft_name": state.c_ft_name,
+                "ft_steps": state.c_ft_steps,
+                "ft_init": state.c_ft_init,
+            },
         )
         return out
 

@@ -1,10 +1,9 @@
-"""Panel 5: fine-tune on the training set in a separate process: progress, loss plot, Cancel."""
+"""Panel 5: fine-tune on the training set in a separate process: start point, progress, loss plot, Cancel."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 from CardiacSSLWeb import plots
 from CardiacSSLWeb.jobs import FinetuneProgress, watch_runner
@@ -23,8 +22,21 @@ class FinetunePanel:
         self._watch: asyncio.Task | None = None
         session.finetune.runner.progress.connect(self._on_event)
 
+    def refresh_inits(self) -> None:
+        """The "Start from" list (selected model, backbones, scratch) of the module's logic; keep the choice."""
+        from CardiacSSLLogic.finetune_logic import START_SELECTED, list_start_points
+
+        choices = self.page.guarded("listing the start points", list_start_points) or []
+        items = [{"title": c.label, "value": c.value} for c in choices]
+        current = self.state.c_ft_init
+        if current not in [i["value"] for i in items]:
+            current = START_SELECTED
+        self.state.update({"c_ft_inits": items, "c_ft_init": current})
+
     def on_finetune(self) -> None:
         """Start the worker process; returns at once (the run is watched by a task)."""
+        from CardiacSSLLogic.finetune_logic import describe_init
+
         if self.session.finetune.runner.is_running():
             self.page.message("a fine-tuning run is already in progress", "warning")
             return
@@ -42,6 +54,7 @@ class FinetunePanel:
             steps,
             self.state.c_device,
             list(self.config.finetune_args),
+            self.state.c_ft_init,
         )
         if job is None:
             return
@@ -50,7 +63,7 @@ class FinetunePanel:
             {
                 "c_ft_running": True,
                 "c_ft_progress": 0,
-                "c_ft_text": f"fine-tuning {job.name} from {Path(str(self.state.c_model)).name}: starting",
+                "c_ft_text": f"fine-tuning {job.name} from {describe_init(job.init)}: starting",
                 "c_loss_svg": "",
                 "c_ft_name": "",
             }

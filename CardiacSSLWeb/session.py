@@ -21,7 +21,7 @@ from CardiacSSLWeb.paths import ensure_logic_importable
 ensure_logic_importable()
 
 from CardiacSSLLogic import mrml_convert  # noqa: E402
-from CardiacSSLLogic.finetune_logic import FinetuneLogic  # noqa: E402
+from CardiacSSLLogic.finetune_logic import START_SELECTED, FinetuneLogic, init_for  # noqa: E402
 from CardiacSSLLogic.metrics_logic import MetricsLogic, MetricsResult  # noqa: E402
 from CardiacSSLLogic.segment_logic import (  # noqa: E402
     FRAMES_ALL,
@@ -148,7 +148,17 @@ class Session:
     def add_to_training_set(self, which: str = "current") -> list[str]:
         return self.training_set.add_segmentation(self._require_result(), self.input_node, which=which)
 
-    def start_finetune(self, init: str, name: str, steps: int, device: str, extra: list[str] | None = None):
+    def start_finetune(
+        self,
+        model: str,
+        name: str,
+        steps: int,
+        device: str,
+        extra: list[str] | None = None,
+        start: str = START_SELECTED,
+    ):
+        """Fine-tune from ``start`` (a ``list_start_points`` value; default: continue training ``model``)."""
+        init = init_for(start, model)
         return self.finetune.start(self.training_set.folder, init, name, steps, device, extra=extra)
 
     def compute_metrics(self) -> MetricsResult:

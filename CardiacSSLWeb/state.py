@@ -46,6 +46,8 @@ DEFAULTS = {
     "c_active_segment": "LV",
     "c_active_tool": "",
     "c_cases": 0,
+    "c_ft_inits": [],
+    "c_ft_init": "",
     "c_ft_name": "",
     "c_ft_steps": 100,
     "c_ft_running": False,

@@ -130,6 +130,15 @@ def _panel(app) -> None:
     html.Div("{{ c_cases }} case(s) in the training set", classes="text-caption", id="cases-text")
 
     _section("5. Fine-tune")
+    v3.VSelect(
+        v_model=("c_ft_init",),
+        items=("c_ft_inits",),
+        label="Start from",
+        density="compact",
+        hide_details=True,
+        classes="mb-1",
+        id="ft-init",
+    )
     with html.Div(classes="d-flex"):
         v3.VTextField(
             v_model=("c_ft_name",), label="New model name", density="compact", hide_details=True, id="ft-name"

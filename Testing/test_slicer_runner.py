@@ -118,3 +118,12 @@ def test_finetune_command_matches_the_cli():
 
     args = build_parser().parse_args(cmd[3:])  # the real CLI accepts every option
     assert args.steps == 50 and args.json_progress and args.train_set == "/ts"
+
+
+def test_finetune_command_without_init_is_scratch():
+    from CardiacSSLLib.cli.main import build_parser
+
+    for init in (None, ""):
+        cmd = finetune_command("/ts", init, "/out", "mine", 5, "cpu", python="py")
+        assert "--init" not in cmd
+        assert build_parser().parse_args(cmd[3:]).init is None  # the CLI's "omit for scratch"

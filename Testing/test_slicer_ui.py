@@ -73,6 +73,19 @@ def test_bound_widgets_match_parameters_and_widget_types():
     assert gui_params <= {p for _, p in bound.values()}
 
 
+def test_finetune_start_point_selector():
+    widgets = _ui_widgets()
+    combo = widgets["finetuneInitSelector"]
+    assert combo.get("class") == "QComboBox" and _bound(combo) is None  # filled by the widget, not bound
+    tooltip = next(p.findtext("string") for p in combo.findall("property") if p.get("name") == "toolTip")
+    assert "backbone" in tooltip and "scratch" in tooltip
+    section = widgets["finetuneCollapsibleButton"]
+    assert combo in list(section.iter("widget")) and widgets["finetuneInitLabel"] in list(section.iter("widget"))
+    assert _parameter_fields()["finetuneInit"] == "str"
+    source = (LOGIC / "widget.py").read_text()
+    assert "list_start_points" in source and "init_for(p.finetuneInit" in source
+
+
 def test_ui_choices_match_the_logic():
     from CardiacSSLLogic import parameters, segment_logic
 

@@ -162,7 +162,8 @@ def gui(monkeypatch, tmp_path):
     controller = widget_module.CardiacSSLWidgetController(module_widget, ui_widget)
     params = FakeParameterNode(
         inputVolume=None, model="", frames="all", device="cpu", segmentation=None,
-        trainingSetFolder=Path(), finetuneName="", finetuneSteps=3, metricsTable=None, volumeChart=None,
+        trainingSetFolder=Path(), finetuneInit="", finetuneName="", finetuneSteps=3, metricsTable=None,
+        volumeChart=None,
     )  # fmt: skip
     controller.setParameterNode(params)
     yield SimpleNamespace(controller=controller, ui=ui, params=params, dialogs=dialogs, scene=scene)
@@ -233,12 +234,27 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
     from CardiacSSLLogic import widget as widget_module
 
     monkeypatch.setattr(widget_module, "SubprocessRunner", InstantRunner)
+    from CardiacSSLLogic.finetune_logic import START_SCRATCH, START_SELECTED
+
+    starts = [value for _, value in ui.finetuneInitSelector.items]
+    assert starts == [START_SELECTED, START_SCRATCH]  # no backbone installed here
+    assert params.finetuneInit == START_SELECTED
     params.finetuneName = "mine"
     ui.finetuneButton.click()
     assert ui.finetuneButton.text == "Cancel fine-tuning"
+    command = gui.controller._finetune.runner.command
+    assert command[command.index("--init") + 1] == params.model  # default: continue the selected model
     gui.controller._pollFinetune()
     assert ui.finetuneProgressBar.value == 50
     assert ui.finetuneButton.text == "Fine-tune" and "out of memory" in ui.finetuneStatusLabel.text
+
+    ui.finetuneInitSelector.setCurrentIndex(starts.index(START_SCRATCH))
+    assert params.finetuneInit == START_SCRATCH
+    ui.refreshModelsButton.click()  # refreshing the lists keeps the choice
+    assert ui.finetuneInitSelector.currentData == START_SCRATCH
+    ui.finetuneButton.click()
+    assert "--init" not in gui.controller._finetune.runner.command and "scratch" in ui.statusLabel.text
+    gui.controller._pollFinetune()
 
     ui.casesTable.selected = [0]
     ui.removeCaseButton.click()

@@ -215,6 +215,59 @@ def test_finetune_logic_checks_inputs_before_starting(tmp_path, phantom):
     assert "0.812" in FinetuneLogic.summary(RunResult(RunState.SUCCEEDED, 0, {"val_dice": 0.8123}))
 
 
+def _backbone(stem: Path, method: str) -> Path:
+    """A tiny self-supervised backbone checkpoint (what ``cardiacssl pretrain`` writes)."""
+    import torch
+
+    from CardiacSSLLib.checkpoint import save_checkpoint
+    from CardiacSSLLib.models.unet import UNetConfig, build_unet
+
+    torch.manual_seed(0)
+    net = build_unet(UNetConfig(features=(4, 8)))
+    save_checkpoint(stem, net.state_dict(), {"kind": "backbone", "method": method, "network": net.config.to_dict()})
+    return stem
+
+
+def test_start_points_offer_backbones_with_fewshot_dice_and_scratch(tmp_path, phantom, monkeypatch):
+    import json
+
+    from CardiacSSLLib.cli.main import build_parser
+    from CardiacSSLLib.io.trainingset import TrainingSet
+    from CardiacSSLLogic.finetune_logic import START_SCRATCH, START_SELECTED, init_for, list_start_points
+
+    bundled = tmp_path / "bundled"
+    _backbone(bundled / "unet-mim-bb", "mim")
+    fewshot = {"steps": 500, "mean_dice": {"5": 0.8, "1": 0.614}, "scratch_mean_dice": {"1": 0.446, "5": 0.7}}
+    entries = [{"name": "unet-mim-bb", "kind": "backbone", "file": "unet-mim-bb.safetensors", "summary": {}}]
+    entries[0]["summary"]["fewshot"] = fewshot
+    (bundled / "models.json").write_text(json.dumps({"models": entries}))
+    monkeypatch.setenv("CARDIACSSL_MODELS", str(bundled))
+    with user_home(tmp_path / "home"):
+        _backbone(tmp_path / "home" / "models" / "my-bb" / "model", "simclr")
+        make_tiny_model(tmp_path / "home" / "models" / "site-a" / "model")  # a segmentation model: not listed
+        choices = list_start_points()
+        assert [c.value for c in choices] == [START_SELECTED, "unet-mim-bb", "my-bb", START_SCRATCH]
+        labels = [c.label for c in choices]
+        assert labels[1] == "unet-mim-bb (pretrained MIM; 1 patient: Dice 0.61 vs scratch 0.45)"
+        assert labels[2] == "my-bb (user; pretrained SimCLR)"  # no few-shot numbers for a user backbone
+        assert "selected" in labels[0] and "scratch" in labels[3]
+
+        TrainingSet(tmp_path / "ts").add(phantom.frame(0), phantom.label[0])
+        commands = {}
+        for start in (START_SELECTED, "unet-mim-bb", START_SCRATCH):
+            runner = FakeRunner()
+            job = FinetuneLogic(runner=runner, python="py").start(
+                tmp_path / "ts", init_for(start, "site-a"), f"from{len(commands)}", 10, "cpu"
+            )
+            commands[start] = (job, build_parser().parse_args(runner.command[3:]))
+        assert commands[START_SELECTED][1].init == "site-a"
+        assert commands["unet-mim-bb"][1].init == "unet-mim-bb" and commands["unet-mim-bb"][0].init == "unet-mim-bb"
+        assert commands[START_SCRATCH][1].init is None and "--init" not in commands[START_SCRATCH][0].command
+        with pytest.raises(InputError, match="no segmentation model is selected"):
+            init_for(START_SELECTED, "")
+        assert init_for("unet-mim-bb", "") == "unet-mim-bb"  # a backbone needs no selected model
+
+
 @pytest.mark.slow
 def test_whole_workflow_with_the_real_worker(tmp_path):
     """Phantom -> sequence -> tiny model -> correction -> training set -> fine-tune -> cancel -> metrics."""

@@ -198,3 +198,62 @@ def test_finetune_progress_and_runner_watch():
     runner, updates, finished = FakeRunner(), [], []
     asyncio.run(watch_runner(runner, lambda: updates.append(1), finished.append))
     assert runner.polls == 3 and len(updates) == 3 and finished == ["result"]
+
+
+def test_finetune_start_point_select_reaches_the_worker_command(session, model, cine, tmp_path, monkeypatch):
+    """The page's "Start from" list is the module's; the chosen start becomes the worker's --init."""
+    from CardiacSSLLib.checkpoint import save_checkpoint
+    from CardiacSSLLib.models.unet import UNetConfig, build_unet
+    from CardiacSSLLogic.finetune_logic import START_SCRATCH, START_SELECTED, list_start_points
+    from CardiacSSLLogic.signals import Signal
+    from CardiacSSLWeb.finetune_panel import FinetunePanel
+    from CardiacSSLWeb.page import Page
+    from CardiacSSLWeb.state import DEFAULTS, WebConfig
+
+    class FakeState(dict):  # a trame state's attribute access
+        __getattr__, __setattr__ = dict.__getitem__, dict.__setitem__
+
+        def flush(self):
+            pass
+
+    class RecordingRunner:
+        def __init__(self):
+            self.progress, self.finished, self.command = Signal(), Signal(), None
+
+        def start(self, command, env=None):
+            self.command = command
+
+        def is_running(self):
+            return False
+
+    monkeypatch.setenv("CARDIACSSL_MODELS", str(tmp_path / "no-bundled-models"))
+    net = build_unet(UNetConfig(features=(4, 8)))
+    stem = tmp_path / "home" / "models" / "my-bb" / "model"
+    save_checkpoint(stem, net.state_dict(), {"kind": "backbone", "method": "mim", "network": net.config.to_dict()})
+    session.finetune.runner = RecordingRunner()
+    page = Page(FakeState(DEFAULTS))
+    panel = FinetunePanel(page, session, WebConfig(), on_new_model=lambda name: None)
+    panel.refresh_inits()
+    values = [i["value"] for i in page.state.c_ft_inits]
+    assert values == [c.value for c in list_start_points()] == [START_SELECTED, "my-bb", START_SCRATCH]
+    assert page.state.c_ft_init == START_SELECTED
+
+    session.show_cine(cine)
+    _segment(session, model)
+    session.add_to_training_set()
+
+    async def start(choice: str, name: str) -> list[str]:
+        page.state.update({"c_ft_init": choice, "c_ft_name": name, "c_model": model, "c_device": "cpu"})
+        panel.on_finetune()
+        panel._watch.cancel()  # the recorded run never ends: do not watch it
+        return session.finetune.runner.command
+
+    command = asyncio.run(start("my-bb", "from-bb"))
+    assert command[command.index("--init") + 1] == "my-bb" and "from my-bb" in page.state.c_ft_text
+    command = asyncio.run(start(START_SCRATCH, "from-scratch"))
+    assert "--init" not in command and "scratch" in page.state.c_ft_text
+    command = asyncio.run(start(START_SELECTED, "from-model"))
+    assert command[command.index("--init") + 1] == model
+    page.state.update({"c_ft_init": "gone-backbone"})
+    panel.refresh_inits()  # a start point no longer installed falls back to the default
+    assert page.state.c_ft_init == START_SELECTED

@@ -1,7 +1,14 @@
-"""Fine-tune a model on the training set in a separate process; the result joins the registry."""
+"""Fine-tune a model on the training set in a separate process; the result joins the registry.
+
+What a run starts from is one of :func:`list_start_points`: the segmentation model selected
+for segmenting (continue training it, the default), a pretrained self-supervised backbone of
+the registry, or random initialisation; :func:`init_for` turns that choice into the worker's
+``--init`` (None: scratch).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -14,6 +21,89 @@ from CardiacSSLLogic.finetune_runner import ProcessRunner, RunResult, Subprocess
 logger = logging.getLogger(__name__)
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+START_SELECTED = ""  # continue training the model selected for segmentation (the default)
+START_SCRATCH = ":scratch"  # random initialisation; never a model name (those start with a letter or digit)
+METHOD_NAMES = {  # CardiacSSLLib.methods.METHODS keys as papers write them (that module imports torch)
+    "mim": "MIM",
+    "pix2rep": "Pix2Rep",
+    "pix2rep-v2": "Pix2Rep v2",
+    "ccm": "CCM",
+    "simclr": "SimCLR",
+    "pcl": "PCL",
+    "dino": "DINO",
+    "chaitanya": "Chaitanya",
+}
+
+
+@dataclass
+class StartChoice:
+    """One "start from" entry: ``value`` (for :func:`init_for`) and the text shown to the user."""
+
+    value: str
+    label: str
+
+
+def _method(entry) -> str:
+    """The backbone's pretraining method, from its checkpoint config (the registry summary does not say).
+
+    Plain JSON reading: listing must work before torch is installed (``checkpoint`` imports it).
+    """
+    try:
+        config = json.loads(Path(f"{entry.path}.json").read_text())
+    except (OSError, ValueError):
+        config = {}
+    method = config.get("method") if isinstance(config, dict) else None
+    method = str(method or (entry.summary or {}).get("method") or "")
+    return METHOD_NAMES.get(method.lower(), method)
+
+
+def _fewshot(summary: dict) -> str:
+    """'1 patient: Dice 0.61 vs scratch 0.75' for the fewest patients of ``summary["fewshot"]``; '' if absent."""
+    fewshot = summary.get("fewshot") or {}
+    ours, scratch = fewshot.get("mean_dice") or {}, fewshot.get("scratch_mean_dice") or {}
+    shots = sorted((n for n in ours if str(n).isdigit()), key=int)
+    if not shots:
+        return ""
+    n = shots[0]
+    text = f"{n} patient{'' if int(n) == 1 else 's'}: Dice {float(ours[n]):.2f}"
+    return text + (f" vs scratch {float(scratch[n]):.2f}" if n in scratch else "")
+
+
+def backbone_label(entry) -> str:
+    """'unet16-mim-backbone (pretrained MIM; 1 patient: Dice 0.61 vs scratch 0.75)' for a registry entry."""
+    method = _method(entry)
+    parts = ["user" if entry.origin != "bundled" else "", f"pretrained {method}" if method else "pretrained backbone"]
+    parts.append(_fewshot(entry.summary or {}))
+    return f"{entry.name} ({'; '.join(p for p in parts if p)})"
+
+
+def list_start_points() -> list[StartChoice]:
+    """What fine-tuning can start from: the selected model (default), every backbone, then scratch."""
+    from CardiacSSLLib.registry import list_models
+
+    choices = [StartChoice(START_SELECTED, "the selected segmentation model (continue training it)")]
+    choices += [StartChoice(e.name, backbone_label(e)) for e in list_models(kind="backbone")]
+    choices.append(StartChoice(START_SCRATCH, "scratch (random init)"))
+    return choices
+
+
+def init_for(start: str | None, selected_model: str | None) -> str | None:
+    """The ``--init`` of a run for a :func:`list_start_points` value: a model name or path, None for scratch."""
+    if start == START_SCRATCH:
+        return None
+    if start in (None, START_SELECTED):
+        if not selected_model:
+            raise InputError(
+                "no segmentation model is selected to continue training: pick one in the Segment step, "
+                "or start from a pretrained backbone or from scratch"
+            )
+        return str(selected_model)
+    return str(start)
+
+
+def describe_init(init: str | None) -> str:
+    """How a run's start is named in messages: the model name, or 'scratch'."""
+    return Path(str(init)).name if init else "scratch (random init)"
 
 
 def worker_env() -> dict[str, str]:
@@ -34,10 +124,14 @@ class FinetuneJob:
     name: str
     out: Path
     command: list[str]
+    init: str | None = None  # None: scratch
 
 
 class FinetuneLogic:
-    """Starts ``cardiacssl finetune`` through a :class:`ProcessRunner` (injected in tests)."""
+    """Starts ``cardiacssl finetune`` through a :class:`ProcessRunner` (injected in tests).
+
+    ``init`` of :meth:`start` is a model or backbone (name or path), or None to train from scratch.
+    """
 
     def __init__(self, runner: ProcessRunner | None = None, python: str | None = None) -> None:
         self.runner = runner or SubprocessRunner()
@@ -47,7 +141,7 @@ class FinetuneLogic:
     def start(
         self,
         train_set: str | Path,
-        init: str,
+        init: str | None,
         name: str,
         steps: int,
         device: str = "auto",
@@ -58,7 +152,7 @@ class FinetuneLogic:
 
         if self.runner.is_running():
             raise InputError("a fine-tuning run is already in progress: wait for it or cancel it")
-        if not init:
+        if init is not None and not init:  # None is scratch; an empty name is a missing choice
             raise InputError("choose the model to start from (the model list of the Segment step)")
         if not name:
             raise InputError("give the new model a name")
@@ -73,7 +167,7 @@ class FinetuneLogic:
         out = user_model_dir(name)
         command = finetune_command(train_set, init, out, name, steps, device, python=self.python, extra=extra)
         self.runner.start(command, env=worker_env())
-        self.job = FinetuneJob(name, out, command)
+        self.job = FinetuneJob(name, out, command, init)
         return self.job
 
     def cancel(self) -> None:

@@ -228,7 +228,7 @@ class SubprocessRunner:
 
 def finetune_command(
     train_set: str | Path,
-    init: str,
+    init: str | None,
     out: str | Path,
     name: str,
     steps: int,
@@ -236,7 +236,7 @@ def finetune_command(
     python: str | None = None,
     extra: list[str] | None = None,
 ) -> list[str]:
-    """The worker command line of ``cardiacssl finetune`` with JSON progress."""
+    """The worker command line of ``cardiacssl finetune`` with JSON progress; no ``--init`` (empty) is scratch."""
     return [
         python or python_executable(),
         "-m",
@@ -244,8 +244,7 @@ def finetune_command(
         "finetune",
         "--train-set",
         str(train_set),
-        "--init",
-        str(init),
+        *(["--init", str(init)] if init else []),
         "--out",
         str(out),
         "--name",

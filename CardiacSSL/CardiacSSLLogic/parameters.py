@@ -34,6 +34,7 @@ if parameterNodeWrapper is not None:
         device: Annotated[str, Choice(list(DEVICE_CHOICES))] = "auto"
         segmentation: vtkMRMLSegmentationNode
         trainingSetFolder: Path = Path()
+        finetuneInit: str = ""  # a finetune_logic.list_start_points value ("": the selected model); filled, not bound
         finetuneName: str = ""
         finetuneSteps: Annotated[int, WithinRange(1, 100000)] = DEFAULT_STEPS
         metricsTable: vtkMRMLTableNode

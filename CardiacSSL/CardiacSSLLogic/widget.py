@@ -46,6 +46,7 @@ class CardiacSSLWidgetController:
         self.ui.metricsButton.connect("clicked()", self.onMetrics)
         self.ui.exportCsvButton.connect("clicked()", self.onExportCsv)
         self.ui.modelSelector.connect("currentIndexChanged(int)", self._storeModel)
+        self.ui.finetuneInitSelector.connect("currentIndexChanged(int)", self._storeFinetuneInit)
         self._metrics = None
         self.refreshModels()
 
@@ -65,6 +66,7 @@ class CardiacSSLWidgetController:
             index = self.ui.modelSelector.findData(self.parameterNode.model)
             if index >= 0:
                 self.ui.modelSelector.setCurrentIndex(index)
+            self._refreshStartPoints()
         self.refreshCases()
 
     def cleanup(self) -> None:
@@ -123,6 +125,7 @@ class CardiacSSLWidgetController:
             self._status(f"Models not listed yet: {exc}")
         if self.ui.modelSelector.count == 0:
             self.ui.modelSelector.addItem("(no model installed: fine-tune one)", "")
+        self._refreshStartPoints()
 
     def _storeModel(self, _index) -> None:
         if self.parameterNode is not None:
@@ -225,6 +228,27 @@ class CardiacSSLWidgetController:
 
     # --- 5. fine-tune ------------------------------------------------------------
 
+    def _refreshStartPoints(self) -> None:
+        """Fill "Start from" (selected model, backbones, scratch), keeping the parameter node's choice."""
+        from CardiacSSLLogic.finetune_logic import START_SELECTED, list_start_points
+
+        wanted = self.parameterNode.finetuneInit if self.parameterNode is not None else START_SELECTED
+        combo = self.ui.finetuneInitSelector
+        combo.clear()
+        try:
+            for choice in list_start_points():
+                combo.addItem(choice.label, choice.value)
+        except Exception as exc:  # noqa: BLE001 - a broken models.json must not break the panel
+            self._status(f"Backbones not listed: {exc}")
+        if combo.count == 0:
+            combo.addItem("the selected segmentation model (continue training it)", START_SELECTED)
+        index = combo.findData(wanted)
+        combo.setCurrentIndex(index if index >= 0 else 0)
+
+    def _storeFinetuneInit(self, _index) -> None:
+        if self.parameterNode is not None and self.ui.finetuneInitSelector.currentData is not None:
+            self.parameterNode.finetuneInit = self.ui.finetuneInitSelector.currentData
+
     def onFinetune(self) -> None:
         if self._finetune is not None and self._finetune.runner.is_running():
             self._finetune.cancel()
@@ -235,17 +259,19 @@ class CardiacSSLWidgetController:
         usable, message = self._deviceCheck()
         if not usable:
             return
-        from CardiacSSLLogic.finetune_logic import FinetuneLogic
+        from CardiacSSLLogic.finetune_logic import FinetuneLogic, describe_init, init_for
 
         p = self.parameterNode
         self._finetune = FinetuneLogic(SubprocessRunner(), python=python_executable())
         self._finetune.runner.progress.connect(self._onProgress)
         self._finetune.runner.finished.connect(self._onFinished)
         with slicer.util.tryWithErrorDisplay("Could not start fine-tuning."):
-            self._finetune.start(p.trainingSetFolder, p.model, p.finetuneName, p.finetuneSteps, p.device)
+            init = init_for(p.finetuneInit, p.model)
+            self._finetune.start(p.trainingSetFolder, init, p.finetuneName, p.finetuneSteps, p.device)
             self.ui.finetuneButton.text = "Cancel fine-tuning"
             self.ui.finetuneProgressBar.setValue(0)
-            self._status(message or "Fine-tuning started in a separate process.")
+            started = f"Fine-tuning from {describe_init(init)} started in a separate process."
+            self._status(f"{message} {started}" if message else started)
             self._timer.start()
 
     def _pollFinetune(self) -> None:
