@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 
+from CardiacSSLWeb.card_panel import CardPanel
 from CardiacSSLWeb.cine_panel import CinePanel
 from CardiacSSLWeb.editor_panel import EditorPanel
 from CardiacSSLWeb.finetune_panel import FinetunePanel
@@ -57,6 +58,7 @@ class WebApp:
         self.segment = SegmentPanel(self.page, self.session, config, on_segmented=self._on_segmented)
         self.finetune = FinetunePanel(self.page, self.session, config, on_new_model=self._on_new_model)
         self.results = ResultsPanel(self.page, self.session, self.server)
+        self.cards = CardPanel(self.page)
 
         state.update(DEFAULTS)
         state.update(

@@ -24,6 +24,35 @@ def _section(title: str) -> None:
     html.Div(title, classes="text-subtitle-2 mt-3 mb-1 text-primary")
 
 
+def _card_button(click, disabled: str, element_id: str) -> None:
+    v3.VBtn(
+        icon="mdi-card-text-outline",
+        click=click,
+        disabled=(disabled,),
+        title="Model card",
+        variant="text",
+        density="compact",
+        classes="ml-1",
+        id=element_id,
+    )
+
+
+def _card_dialog() -> None:
+    """The model card (Markdown source, shown as written) in a scrollable dialog."""
+    with v3.VDialog(v_model=("c_card_open",), max_width=820, scrollable=True, id="card-dialog"):
+        with v3.VCard():
+            v3.VCardTitle("{{ c_card_title }}", id="card-title")
+            with v3.VCardText(style="max-height: 70vh;"):
+                html.Pre(
+                    "{{ c_card_text }}",
+                    style="white-space: pre-wrap; overflow-wrap: anywhere; font-size: 12px;",
+                    id="card-text",
+                )
+            with v3.VCardActions():
+                v3.VSpacer()
+                v3.VBtn("Close", click="c_card_open = false", id="card-close")
+
+
 def build_page(server, layout_manager, app) -> ViewerLayout:
     """Build and return the page; ``app`` holds the panels whose ``on_*`` methods the widgets call."""
     with ViewerLayout(server, title="CardiacSSL", theme="dark") as layout:
@@ -47,6 +76,7 @@ def build_page(server, layout_manager, app) -> ViewerLayout:
             layout_manager.initialize_layout_grid(layout)
         with layout, v3.VNavigationDrawer(location="right", permanent=True, width=420), html.Div(classes="pa-3"):
             _panel(app)
+            _card_dialog()
     return layout
 
 
@@ -95,9 +125,11 @@ def _panel(app) -> None:
             )
 
     _section("2. Segment")
-    v3.VSelect(
-        v_model=("c_model",), items=("c_models",), label="Model", density="compact", hide_details=True, id="model"
-    )
+    with html.Div(classes="d-flex align-center"):
+        v3.VSelect(
+            v_model=("c_model",), items=("c_models",), label="Model", density="compact", hide_details=True, id="model"
+        )
+        _card_button(app.cards.on_model_card, "c_busy || !c_model", "model-card-btn")
     with html.Div(classes="d-flex align-center"):
         with v3.VBtnToggle(v_model=("c_frames_mode",), mandatory=True, density="compact", divided=True):
             v3.VBtn("all frames", value="all", id="frames-all")
@@ -130,15 +162,16 @@ def _panel(app) -> None:
     html.Div("{{ c_cases }} case(s) in the training set", classes="text-caption", id="cases-text")
 
     _section("5. Fine-tune")
-    v3.VSelect(
-        v_model=("c_ft_init",),
-        items=("c_ft_inits",),
-        label="Start from",
-        density="compact",
-        hide_details=True,
-        classes="mb-1",
-        id="ft-init",
-    )
+    with html.Div(classes="d-flex align-center mb-1"):
+        v3.VSelect(
+            v_model=("c_ft_init",),
+            items=("c_ft_inits",),
+            label="Start from",
+            density="compact",
+            hide_details=True,
+            id="ft-init",
+        )
+        _card_button(app.cards.on_start_card, "c_busy", "ft-init-card-btn")
     with html.Div(classes="d-flex"):
         v3.VTextField(
             v_model=("c_ft_name",), label="New model name", density="compact", hide_details=True, id="ft-name"

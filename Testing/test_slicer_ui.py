@@ -86,6 +86,21 @@ def test_finetune_start_point_selector():
     assert "list_start_points" in source and "init_for(p.finetuneInit" in source
 
 
+def test_model_card_buttons_sit_beside_their_selectors():
+    tree = ET.parse(UI)
+    widgets = {w.get("name"): w for w in tree.iter("widget") if w.get("name")}
+    for button, combo, section in (
+        ("modelCardButton", "modelSelector", "segmentCollapsibleButton"),
+        ("finetuneInitCardButton", "finetuneInitSelector", "finetuneCollapsibleButton"),
+    ):
+        assert widgets[button].get("class") == "QPushButton"
+        assert widgets[button] in list(widgets[section].iter("widget"))
+        row = next(layout for layout in tree.iter("layout") if widgets[combo] in layout.findall("item/widget"))
+        assert widgets[button] in row.findall("item/widget"), f"{button} is not in the row of {combo}"
+    source = (LOGIC / "widget.py").read_text()
+    assert "from CardiacSSLLogic.model_card import model_card" in source and "setMarkdown" in source
+
+
 def test_ui_choices_match_the_logic():
     from CardiacSSLLogic import parameters, segment_logic
 

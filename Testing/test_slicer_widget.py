@@ -272,3 +272,40 @@ def test_errors_are_shown_not_swallowed(gui):
         gui.ui.addToTrainingSetButton.click()
     assert "training set" in gui.dialogs.errors[-1]
     np.testing.assert_equal(gui.ui.casesTable.row_count, 0)
+
+
+def test_model_card_buttons_show_the_cards(gui, monkeypatch, tmp_path):
+    import json
+
+    from CardiacSSLLib.registry import resolve
+    from CardiacSSLLogic import widget as widget_module
+    from CardiacSSLLogic.finetune_logic import START_SCRATCH, START_SELECTED
+    from helpers import tiny_checkpoint
+
+    shown, infos = [], []
+    monkeypatch.setattr(widget_module, "showMarkdown", lambda title, text: shown.append((title, text)))
+    monkeypatch.setattr(slicer.util, "infoDisplay", lambda text, **kw: infos.append(text), raising=False)
+    with pytest.raises(Exception, match="no model selected"):
+        gui.ui.modelCardButton.click()  # nothing installed: "(no model installed)" has no card
+    assert "Could not show the model card" in gui.dialogs.errors[-1] and not shown
+
+    monkeypatch.delenv("CARDIACSSL_MODELS")  # the bundled models of the checkout, and a user backbone
+    backbone = tiny_checkpoint(tmp_path / "home" / "models" / "my-backbone" / "model").with_suffix(".json")
+    backbone.write_text(json.dumps(json.loads(backbone.read_text()) | {"kind": "backbone", "method": "mim"}))
+    gui.ui.refreshModelsButton.click()
+    gui.ui.modelSelector.setCurrentIndex(gui.ui.modelSelector.findData("acdc-unet16-scratch"))
+    gui.ui.modelCardButton.click()
+    card = resolve("acdc-unet16-scratch").card.read_text(encoding="utf-8")
+    assert shown[-1] == ("Model card: acdc-unet16-scratch", card)
+
+    combo = gui.ui.finetuneInitSelector
+    combo.setCurrentIndex(combo.findData(START_SELECTED))
+    gui.ui.finetuneInitCardButton.click()  # continue training the selected model: its card
+    assert shown[-1] == ("Model card: acdc-unet16-scratch", card) and len(shown) == 2
+    combo.setCurrentIndex(combo.findData(START_SCRATCH))
+    gui.ui.finetuneInitCardButton.click()
+    assert len(shown) == 2 and "Scratch" in infos[-1]
+    combo.setCurrentIndex(combo.findData("my-backbone"))
+    gui.ui.finetuneInitCardButton.click()
+    assert shown[-1][0] == "Model card: my-backbone" and "kind: backbone" in shown[-1][1]
+    assert "pretraining method: mim" in shown[-1][1]

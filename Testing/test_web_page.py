@@ -100,3 +100,33 @@ def test_background_keeps_a_reference_until_done(page):
         return len(page._tasks)
 
     assert asyncio.run(main()) == 0
+
+
+def test_model_card_dialog(page, tmp_path, monkeypatch):
+    from CardiacSSLLib.registry import resolve
+    from CardiacSSLLogic.finetune_logic import START_SCRATCH, START_SELECTED
+    from CardiacSSLWeb.card_panel import CardPanel
+
+    monkeypatch.setenv("CARDIACSSL_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CARDIACSSL_MODELS", raising=False)
+    cards, state = CardPanel(page), page.state
+    state.c_model = None
+    cards.on_model_card()
+    assert not state.c_card_open and state.c_message_type == "error" and "no model selected" in state.c_message
+
+    name = "acdc-unet16-scratch"
+    state.c_model, state.c_message = name, ""
+    cards.on_model_card()
+    card = resolve(name).card.read_text(encoding="utf-8")
+    assert (state.c_card_open, state.c_card_title, state.c_card_text) == (True, f"Model card: {name}", card)
+    assert not state.c_message
+
+    state.c_card_open, state.c_card_text, state.c_ft_init = False, "", START_SELECTED
+    cards.on_start_card()  # continue training the selected model: its card
+    assert state.c_card_open and state.c_card_text == card
+    state.c_card_open, state.c_ft_init = False, START_SCRATCH
+    cards.on_start_card()
+    assert not state.c_card_open and "scratch" in state.c_message and state.c_message_type == "info"
+    state.c_ft_init = "no-such-backbone"
+    cards.on_start_card()
+    assert not state.c_card_open and "unknown model 'no-such-backbone'" in state.c_message

@@ -36,6 +36,8 @@ class CardiacSSLWidgetController:
         ui_widget.setMRMLScene(slicer.mrmlScene)
         self.ui.segmentButton.connect("clicked()", lambda: self.onSegment())
         self.ui.refreshModelsButton.connect("clicked()", self.refreshModels)
+        self.ui.modelCardButton.connect("clicked()", lambda: self.onModelCard())
+        self.ui.finetuneInitCardButton.connect("clicked()", lambda: self.onStartPointCard())
         self.ui.loadDicomFolderButton.connect("clicked()", self.onLoadDicomFolder)
         self.ui.loadCineFileButton.connect("clicked()", self.onLoadCineFile)
         self.ui.correctButton.connect("clicked()", self.onCorrect)
@@ -130,6 +132,25 @@ class CardiacSSLWidgetController:
     def _storeModel(self, _index) -> None:
         if self.parameterNode is not None:
             self.parameterNode.model = self.ui.modelSelector.currentData or ""
+
+    def onModelCard(self, name: str | None = None) -> None:
+        """Show the card of ``name`` (default: the model selected for segmenting)."""
+        from CardiacSSLLogic.model_card import model_card
+
+        name = name if name is not None else self.ui.modelSelector.currentData
+        with slicer.util.tryWithErrorDisplay("Could not show the model card."):
+            showMarkdown(f"Model card: {name}", model_card(name))
+
+    def onStartPointCard(self) -> None:
+        """Show the card of what fine-tuning starts from (the selected model or a backbone)."""
+        from CardiacSSLLogic.finetune_logic import init_for
+
+        with slicer.util.tryWithErrorDisplay("Could not show the model card."):
+            init = init_for(self.ui.finetuneInitSelector.currentData, self.ui.modelSelector.currentData)
+        if init is None:
+            slicer.util.infoDisplay("Scratch: random initialisation, no pretrained weights and no card.")
+        else:
+            self.onModelCard(init)
 
     def _deviceCheck(self) -> tuple[bool, str]:
         """``(usable, note)``: an explicit GPU request without a usable GPU is an error shown here;
@@ -339,3 +360,19 @@ class CardiacSSLWidgetController:
     def _status(self, text: str) -> None:
         self.ui.statusLabel.text = text
         logger.info(text)
+
+
+def showMarkdown(title: str, markdown: str) -> None:
+    """A modal dialog that renders ``markdown`` (tables, code blocks) with a Close button."""
+    dialog = qt.QDialog(slicer.util.mainWindow())
+    dialog.setWindowTitle(title)
+    layout = qt.QVBoxLayout(dialog)
+    browser = qt.QTextBrowser()
+    browser.setOpenExternalLinks(True)
+    browser.setMarkdown(markdown)
+    layout.addWidget(browser)
+    buttons = qt.QDialogButtonBox(qt.QDialogButtonBox.Close)
+    buttons.connect("rejected()", dialog.reject)
+    layout.addWidget(buttons)
+    dialog.resize(760, 640)
+    dialog.exec_()
