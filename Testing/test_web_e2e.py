@@ -2,7 +2,7 @@
 
 The app runs in a subprocess on 127.0.0.1; the test clicks through the whole loop on a
 Sunnybrook cine (list, load, frame slider, segment, paint, undo/redo, training set,
-fine-tune, cancel, metrics, downloads) and reads the app's ``/cardiacssl/status`` endpoint
+fine-tune, model card, cancel, metrics, downloads) and reads the app's ``/cardiacssl/status`` endpoint
 to check the MRML label map changed where the user painted.
 """
 
@@ -278,6 +278,11 @@ def test_web_annotate_then_finetune_loop(app: App, tmp_path: Path, sunnybrook_di
         assert s["message_type"] == "success" and "finished" in s["message"], s
         assert s["finetune_percent"] == 100 and "web-ft1" in s["models"] and s["model"] == "web-ft1"
         expect(page.locator("#loss-plot polyline")).to_have_count(1)
+        page.click("#model-card-btn")  # the new model has no written card: one built from its config
+        expect(page.locator("#card-title")).to_contain_text("Model card: web-ft1")
+        expect(page.locator("#card-text")).to_contain_text("origin: user")
+        page.click("#card-close")
+        expect(page.locator("#card-text")).to_be_hidden()
         weights = tmp_path / "home" / "models" / "web-ft1" / "model.safetensors"
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()
         _shot(page, tmp_path, "04-finetuned")
