@@ -23,6 +23,11 @@ LICENSE_NOTE = (
     "this model inherits a non-commercial, research-only use note. Not a medical device."
 )
 
+BACKBONE_LICENSE_NOTE = (
+    "Pretrained on ACDC images (O. Bernard et al., IEEE TMI 2018; CC BY-NC-SA 4.0, so non-commercial, "
+    "research-only use) and Sunnybrook cines (CC0). Not a medical device."
+)
+
 
 def _fmt(v) -> str:
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
@@ -107,7 +112,7 @@ def write_card(
         f"target spacing {cfg.get('preprocess', {}).get('target_spacing', cfg.get('data', {}).get('target_spacing'))}"
         " mm (native pixels when unknown)",
         _data_line(cfg),
-        f"- license: {LICENSE_NOTE}",
+        f"- license: {LICENSE_NOTE if cfg.get('kind') != 'backbone' else BACKBONE_LICENSE_NOTE}",
         f"- commit {(cfg.get('commit') or cfg.get('git_commit') or '?')[:7]}, hardware {cfg.get('hardware', '?')}, "
         f"wall time {cfg.get('wall_time_s', cfg.get('wall_s', '?'))} s",
     ]
@@ -155,6 +160,18 @@ def _dice(result: dict) -> dict:
     return d
 
 
+def _cached(folder: Path | None, key: str, compute):
+    """``compute()``, or its earlier result for the same weights when ``folder`` keeps one."""
+    path = folder / f"{key}.json" if folder else None
+    if path is not None and path.exists():
+        return json.loads(path.read_text())
+    result = compute()
+    if path is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, default=float))
+    return result
+
+
 def main() -> None:
     from CardiacSSLLib.checkpoint import load_state, read_config, save_checkpoint, sha256_file
     from CardiacSSLLib.evaluation import evaluate_acdc, evaluate_sunnybrook
@@ -169,7 +186,9 @@ def main() -> None:
     ap.add_argument("--label", default="", help="this method's row in --fewshot (default: the method)")
     ap.add_argument("--init-name", default="", help="the bundled backbone a segmentation model was fine-tuned from")
     ap.add_argument("--hardware", default="", help="where it was trained, when the config does not say")
+    ap.add_argument("--commit", default="", help="the commit that trained it, when the config records another")
     ap.add_argument("--note", default="", help="one line for the card, e.g. why the configuration is small")
+    ap.add_argument("--eval-cache", type=Path, help="folder keeping evaluations by weights sha256 (re-bundling)")
     ap.add_argument("--default", action="store_true")
     args = ap.parse_args()
 
@@ -179,14 +198,22 @@ def main() -> None:
     cfg = {**cfg, "name": args.name}
     if args.hardware:
         cfg["hardware"] = args.hardware
+    if args.commit:
+        cfg["commit" if "commit" in cfg else "git_commit"] = args.commit
     cfg.pop("sha256", None)
     cfg.pop("format_version", None)
     save_checkpoint(stem, state, cfg, half=True)  # fp16 on disk, loaded as fp32
     segmentation = cfg["kind"] == "segmentation"
     if segmentation and not args.acdc:
         raise SystemExit("a segmentation model needs --acdc: its card states measured accuracy")
-    acdc = evaluate_acdc(stem, args.acdc, "test", device="cpu") if segmentation else None
-    sunny = evaluate_sunnybrook(stem, args.sunnybrook, device="cpu") if segmentation and args.sunnybrook else None
+    sha = sha256_file(stem.with_suffix(".safetensors"))
+    acdc = sunny = None
+    if segmentation:
+        acdc = _cached(args.eval_cache, f"{sha}-acdc", lambda: evaluate_acdc(stem, args.acdc, "test", device="cpu"))
+    if segmentation and args.sunnybrook:
+        sunny = _cached(
+            args.eval_cache, f"{sha}-sunnybrook", lambda: evaluate_sunnybrook(stem, args.sunnybrook, device="cpu")
+        )
     fewshot = json.loads(Path(args.fewshot).read_text()) if args.fewshot else None
     cfg = read_config(stem)
     label = args.label or cfg.get("method") or cfg.get("init_method") or "scratch"

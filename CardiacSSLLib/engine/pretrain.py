@@ -399,6 +399,7 @@ def pretrain(
         if progress is not None and kind != "step":
             progress.event(kind, **data)
 
+    commit = git_commit()  # the code that trains, not whatever is checked out when it ends
     record(
         "start",
         method=cfg.method,
@@ -410,7 +411,7 @@ def pretrain(
         volumes=frames.n_volumes,
         world_size=info.world_size,
         device=str(device),
-        git_commit=git_commit(),
+        git_commit=commit,
     )
     t0, seen, metrics = time.monotonic(), 0, {}
     try:
@@ -467,7 +468,7 @@ def pretrain(
                 frames,
                 total,
                 info,
-                {"images_per_s": round(ips, 2), "wall_s": round(wall, 1)},
+                {"images_per_s": round(ips, 2), "wall_s": round(wall, 1), "git_commit": commit},
             )
             record(
                 "done",
