@@ -16,6 +16,7 @@ from CardiacSSLLib.io.datasets import (
     list_sunnybrook,
     load_acdc_h5_slices,
     load_acdc_h5_volume,
+    read_acdc_info,
     load_mnms_subject,
     load_sunnybrook,
     read_list,
@@ -150,10 +151,14 @@ def test_fill_polygon_pixel_centres():
 def test_acdc_test_volumes(acdc_dir):
     names = read_list(acdc_dir, "test")
     assert len(names) == 40 and len({n.split("_")[0] for n in names}) == 20
+    info = read_acdc_info(acdc_dir)
     for name in names:
         cine = load_acdc_h5_volume(acdc_dir / "data" / f"{name}.h5")
         assert cine.n_frames == 1 and 6 <= cine.n_slices <= 18 and 150 <= min(cine.image.shape[2:])
-        assert not cine.geometry.spacing_known
+        # spacing from acdc_info.csv, in the ranges ACDC was acquired with
+        row = info[name.split("_")[0]]
+        assert cine.geometry.spacing_known and cine.geometry.spacing == row.spacing
+        assert 0.6 < row.spacing[0] < 2.0 and 4.0 <= row.spacing[2] <= 10.0
         assert cine.meta["phase"] == ("ED" if name.endswith("01") else "ES")
         assert set(np.unique(cine.label)) == {0, LV, MYO, RV}, name
         assert check_anatomy(cine.label) > 0.8, name

@@ -28,6 +28,24 @@ def add_parser(sub) -> None:
     p.add_argument("--patch-size", type=int, default=160)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--features", default="16,32,64,128,256", help="U-Net widths (scratch only)")
+    p.add_argument(
+        "--pretrained-lr-scale",
+        type=float,
+        default=1.0,
+        help="learning-rate factor for weights loaded from --init (e.g. 0.1 keeps a backbone close to its start)",
+    )
+    p.add_argument(
+        "--freeze-pretrained-steps",
+        type=int,
+        default=0,
+        help="train only the freshly initialised layers (the head) for this many steps first (warm-up)",
+    )
+    p.add_argument(
+        "--target-spacing",
+        type=float,
+        default=1.5,
+        help="in-plane mm/pixel the network trains and infers at (0: native pixels, for data without spacing)",
+    )
     p.add_argument("--val-every", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--linear-probe", action="store_true", help="train only the output layer on a frozen --init")
@@ -74,6 +92,9 @@ def config_from_args(args: argparse.Namespace):
         batch_size=args.batch_size,
         patch_size=args.patch_size,
         lr=args.lr,
+        pretrained_lr_scale=args.pretrained_lr_scale,
+        freeze_pretrained_steps=args.freeze_pretrained_steps,
+        target_spacing=args.target_spacing or None,
         features=features,
         val_every=args.val_every,
         seed=args.seed,

@@ -50,9 +50,22 @@ def slices_from_cines(
     return out
 
 
-def slices_from_arrays(pairs: Sequence[tuple[np.ndarray, np.ndarray]], source: str = "") -> list[LabelledSlice]:
-    """``(image2d, label2d)`` pairs (e.g. the ACDC HDF5 slices), normalised like inference does."""
-    return [LabelledSlice(normalize_intensity(img), lab.astype(np.uint8), source) for img, lab in pairs]
+def slices_from_arrays(
+    items: Sequence[tuple], source: str = "", target_spacing: float | None = None
+) -> list[LabelledSlice]:
+    """``(image2d, label2d[, (sy, sx)])`` items (e.g. the ACDC HDF5 slices), normalised like inference.
+
+    With a known spacing and ``target_spacing`` each slice is resampled to the physical
+    resolution the network will see at inference; without spacing it stays in pixels.
+    """
+    out = []
+    for item in items:
+        img, lab = normalize_intensity(item[0]), np.asarray(item[1]).astype(np.uint8)
+        spacing = item[2] if len(item) > 2 else None
+        if spacing is not None and target_spacing:
+            img, lab = resample_slice(img, lab, (spacing[0] / target_spacing, spacing[1] / target_spacing))
+        out.append(LabelledSlice(img, lab, source))
+    return out
 
 
 class LabelledSlices(Dataset):

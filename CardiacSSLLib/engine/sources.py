@@ -27,7 +27,11 @@ def sample_patients(patients: list[str], n: int, seed: int) -> list[str]:
 
 
 def acdc_training_pairs(root: str | Path, patients: list[str]):
-    """All labelled 2D slices (ED and ES) of ``patients`` from the SSL4MIS HDF5 layout."""
+    """All labelled 2D slices (ED and ES) of ``patients`` from the SSL4MIS HDF5 layout.
+
+    Items are ``(image2d, label2d, (sy, sx) or None)``: the in-plane spacing from the
+    dataset's ``acdc_info.csv`` so training sees the physical resolution inference uses.
+    """
     from CardiacSSLLib.io.datasets import load_acdc_h5_slices
 
     root = Path(root)
@@ -37,13 +41,15 @@ def acdc_training_pairs(root: str | Path, patients: list[str]):
         # val/test patients are stored as whole volumes: use their slices
         pairs = []
         for cine in acdc_volumes(root, [f"{p}_frame{f}" for p in patients for f in ("01", "02")]):
-            pairs += [(cine.image[0, z], cine.label[0, z]) for z in range(cine.n_slices)]
+            g = cine.geometry
+            spacing = (g.spacing[1], g.spacing[0]) if g.spacing_known else None
+            pairs += [(cine.image[0, z], cine.label[0, z], spacing) for z in range(cine.n_slices)]
         return pairs
-    return load_acdc_h5_slices(root, names)
+    return load_acdc_h5_slices(root, names, with_spacing=True)
 
 
 def acdc_volumes(root: str | Path, names: list[str]) -> list[Cine]:
-    """Whole labelled volumes (``patientNNN_frameNN``) as one-frame cines (spacing unknown)."""
+    """Whole labelled volumes (``patientNNN_frameNN``) as one-frame cines (spacing from ``acdc_info.csv``)."""
     from CardiacSSLLib.io.datasets import load_acdc_h5_volume
 
     root = Path(root)

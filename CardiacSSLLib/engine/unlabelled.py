@@ -7,7 +7,8 @@ end the slice normal points to along the heart's long axis (towards patient left
 inferior); without one (the ACDC HDF5) the stored order, base first, is kept. Frames are normalised
 per slice with ``preprocess.normalize_intensity`` (robust percentiles to 0..1) and brought to
 the scale fine-tuning and inference use: resampled to ``target_spacing`` mm when the pixel
-spacing is known, native pixels otherwise (the ACDC HDF5). Each frame is then centre-cropped
+spacing is known (the ACDC HDF5 takes it from its ``acdc_info.csv``), native pixels
+otherwise. Each frame is then centre-cropped
 or zero-padded to a ``canvas`` x ``canvas`` square (``canvas_size(size)``, larger than the
 training crop so the engine can take random ``size`` x ``size`` crops) and kept in memory as
 float16.
@@ -151,14 +152,17 @@ _SLICE = re.compile(r"^(patient\d+_frame\d+)_slice_(\d+)$")
 
 def add_acdc(builder: _Builder, root: Path, splits: tuple[str, ...] = ACDC_SPLITS) -> None:
     """SSL4MIS ACDC: training slices regrouped into their volumes, val/test whole volumes."""
-    from CardiacSSLLib.io.datasets import load_acdc_h5_slices, load_acdc_h5_volume, read_list
+    from CardiacSSLLib.io.datasets import load_acdc_h5_slices, load_acdc_h5_volume, read_acdc_info, read_list
 
     n0 = builder.n_volumes
+    info = read_acdc_info(root)  # spacing (when the dataset has acdc_info.csv): frames at the model's mm scale
     for split in splits:
         for vol in read_list(root, split):
+            row = info.get(vol.split("_")[0])
+            spacing = (row.spacing[1], row.spacing[0]) if row else None
             path = root / "data" / f"{vol}.h5"
             if path.is_file():
-                builder.add_stack(load_acdc_h5_volume(path).image[0])
+                builder.add_stack(load_acdc_h5_volume(path).image[0], spacing)
                 continue
             slices = sorted(
                 (int(m.group(2)), p.stem)
@@ -168,7 +172,7 @@ def add_acdc(builder: _Builder, root: Path, splits: tuple[str, ...] = ACDC_SPLIT
             if not slices:
                 raise InputError(f"ACDC volume {vol} of {split}.list has neither a volume nor slice files in {root}")
             images = [img for img, _ in load_acdc_h5_slices(root, [name for _, name in slices])]
-            builder.add_stack(np.stack(images))
+            builder.add_stack(np.stack(images), spacing)
     builder.sources.append(f"ACDC {root} {'+'.join(splits)}: {builder.n_volumes - n0} volumes")
 
 

@@ -15,9 +15,11 @@ LV-only consumers (volumes, ejection fraction) use ``meta["lv_labelled"]``.
 from __future__ import annotations
 
 import csv
+import functools
 import logging
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -176,8 +178,68 @@ def _h5_arrays(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return image, label
 
 
+@dataclass(frozen=True)
+class AcdcInfo:
+    """What the SSL4MIS HDF5 lost, from ``acdc_info.csv`` (original NIfTI headers + Info.cfg)."""
+
+    patient: str
+    group: str
+    spacing: tuple[float, float, float]  # (sx, sy, sz) mm: x = the HDF5's last axis
+    ed_frame: int  # 1-based, as in Info.cfg
+    es_frame: int
+    n_frames: int
+
+    @property
+    def geometry(self) -> Geometry:
+        # origin and direction are unknown: identity, which volumes and distances do not need
+        return Geometry(spacing=self.spacing, spacing_known=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_acdc_info_csv(path: str) -> dict[str, AcdcInfo]:
+    out: dict[str, AcdcInfo] = {}
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            try:
+                out[row["patient"].strip()] = AcdcInfo(
+                    patient=row["patient"].strip(),
+                    group=row.get("group", "").strip(),
+                    spacing=(
+                        float(row["pixel_spacing_x_mm"]),
+                        float(row["pixel_spacing_y_mm"]),
+                        float(row["slice_spacing_mm"]),
+                    ),
+                    ed_frame=int(row["ed_frame"]),
+                    es_frame=int(row["es_frame"]),
+                    n_frames=int(row["nb_frames"]),
+                )
+            except (KeyError, ValueError) as exc:
+                raise InputError(f"{path}: malformed row for {row.get('patient')!r} ({exc})") from exc
+    return out
+
+
+def read_acdc_info(root: str | os.PathLike) -> dict[str, AcdcInfo]:
+    """``{patient: AcdcInfo}`` from ``<root>/acdc_info.csv``; empty when the file is absent."""
+    path = Path(root) / "acdc_info.csv"
+    return _read_acdc_info_csv(str(path.resolve())) if path.is_file() else {}
+
+
+def _info_for_h5(path: Path) -> AcdcInfo | None:
+    """The patient's row, looked up beside the SSL4MIS root (``<root>/data/<file>.h5``)."""
+    patient = path.stem.split("_")[0]
+    for root in (path.parent.parent, path.parent):
+        info = read_acdc_info(root)
+        if info:
+            return info.get(patient)
+    return None
+
+
 def load_acdc_h5_volume(path: str | os.PathLike, convention: str = "acdc") -> Cine:
-    """One SSL4MIS ACDC volume (``slices x H x W``) as a one-frame cine with unknown spacing."""
+    """One SSL4MIS ACDC volume (``slices x H x W``) as a one-frame cine.
+
+    Spacing, diagnostic group and ED/ES frame numbers come from ``acdc_info.csv`` of the
+    dataset root when it is there; otherwise the spacing is unknown (never guessed).
+    """
     path = Path(path)
     image, label = _h5_arrays(path)
     if image.ndim != 3:
@@ -186,30 +248,42 @@ def load_acdc_h5_volume(path: str | os.PathLike, convention: str = "acdc") -> Ci
         raise InputError(f"{path} holds NaN or infinite voxels")
     match = re.search(r"_frame(\d+)", path.stem)
     phase = {"01": "ED", "02": "ES"}.get(match.group(1)) if match else None
+    info = _info_for_h5(path)
+    meta = {"format": "ssl4mis_h5", "phase": phase, "patient": path.stem.split("_")[0]}
+    if info is not None:
+        meta.update(group=info.group, acdc_frames={"ED": info.ed_frame, "ES": info.es_frame})
     return Cine(
         image=image[None],
-        geometry=Geometry(spacing_known=False),
+        geometry=info.geometry if info is not None else Geometry(spacing_known=False),
         label=None if label is None else to_canonical(label, convention)[None],
         source=str(path),
         name=path.stem,
-        meta={"format": "ssl4mis_h5", "phase": phase},
+        meta=meta,
     )
 
 
 def load_acdc_h5_slices(
-    root: str | os.PathLike, names: list[str], convention: str = "acdc"
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(image2d float32, label2d uint8 canonical)`` pairs for SSL4MIS names (slices or whole volumes)."""
+    root: str | os.PathLike, names: list[str], convention: str = "acdc", with_spacing: bool = False
+) -> list[tuple]:
+    """``(image2d float32, label2d uint8 canonical)`` pairs for SSL4MIS names (slices or whole volumes).
+
+    ``with_spacing`` appends the in-plane spacing ``(sy, sx)`` in mm (None when unknown).
+    """
+    info = read_acdc_info(root)
     out = []
     for name in names:
         image, label = _h5_arrays(Path(root) / "data" / f"{name}.h5")
         if label is None:
             raise InputError(f"{name}.h5 has no label")
         label = to_canonical(label, convention)
+        extra: tuple = ()
+        if with_spacing:
+            row = info.get(name.split("_")[0])
+            extra = ((row.spacing[1], row.spacing[0]) if row else None,)
         if image.ndim == 2:
-            out.append((image, label))
+            out.append((image, label, *extra))
         else:
-            out.extend(zip(image, label, strict=True))
+            out.extend((img, lab, *extra) for img, lab in zip(image, label, strict=True))
     return out
 
 
