@@ -39,7 +39,9 @@ def _torch_threads():
     try:
         import torch
 
-        torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+        # OMP_NUM_THREADS wins: a second process on a small machine stalls 2-thread OpenMP runs
+        threads = int(os.environ.get("OMP_NUM_THREADS") or 0) or max(1, min(2, os.cpu_count() or 1))
+        torch.set_num_threads(threads)
     except ImportError:
         pass
 

@@ -77,6 +77,26 @@ def test_cancel_keeps_previous_model_and_resume_finishes(tmp_path, phantom_sourc
     assert sha256_file(stem.with_suffix(".safetensors")) != digest
 
 
+def test_same_seed_same_weights_and_a_killed_run_leaves_a_resume_point(tmp_path, phantom_sources):
+    """Same command, same seed -> bit-identical model (MONAI's random transforms are seeded too)."""
+    a = ft.finetune(_cfg(tmp_path / "a", steps=12, val_every=6))
+    b = ft.finetune(_cfg(tmp_path / "b", steps=12, val_every=6))
+    assert sha256_file(a.with_suffix(".safetensors")) == sha256_file(b.with_suffix(".safetensors"))
+    c = ft.finetune(_cfg(tmp_path / "c", steps=12, val_every=6, seed=1))
+    assert sha256_file(c.with_suffix(".safetensors")) != sha256_file(a.with_suffix(".safetensors"))
+
+    # every validation also writes the resume state, so a run killed without warning
+    # (session end, power cut) can continue from its last validation
+    seen = []
+
+    def on_event(e):
+        if e["event"] == "validation":
+            seen.append(json.loads((tmp_path / "d" / "run" / ".resume" / "state.json").read_text())["step"])
+
+    ft.finetune(_cfg(tmp_path / "d", steps=12, val_every=4), progress=Progress(12, callback=on_event, show_bar=False))
+    assert seen[:2] == [4, 8]
+
+
 @pytest.mark.slow
 @pytest.mark.data
 def test_small_model_on_few_acdc_patients_beats_chance(tmp_path, acdc_dir):

@@ -112,7 +112,7 @@ def collect_data(cfg: FinetuneConfig) -> tuple[list, list[Cine]]:
         val += val_cases
     if cfg.acdc_root and cfg.acdc_train:
         pairs = sources.acdc_training_pairs(cfg.acdc_root, cfg.acdc_train)
-        train_slices += slices_from_arrays(pairs, source="acdc")
+        train_slices += slices_from_arrays(pairs, source="acdc", target_spacing=cfg.target_spacing)
     if cfg.acdc_root and cfg.acdc_val:
         val += sources.acdc_volumes(cfg.acdc_root, cfg.acdc_val)
     if not train_slices:
@@ -268,7 +268,11 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
     if cfg.deep_supervision:
         loss_fn = DeepSupervisionLoss(loss_fn, weight_mode="exp")
 
-    dataset = LabelledSlices(train_slices, training_transforms(cfg.patch_size, cfg.strong_augmentation))
+    transform = training_transforms(cfg.patch_size, cfg.strong_augmentation)
+    # MONAI's random transforms share one class-level RandomState seeded from the OS
+    # unless told otherwise: without this the same seed gives different runs
+    transform.set_random_state(seed=cfg.seed)
+    dataset = LabelledSlices(train_slices, transform)
     gen = torch.Generator().manual_seed(cfg.seed)
     sampler = RandomSampler(dataset, replacement=True, num_samples=cfg.steps * cfg.batch_size, generator=gen)
     loader = DataLoader(
@@ -323,10 +327,13 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
             last = step + 1 == cfg.steps
             if val_cines and ((step + 1) % cfg.val_every == 0 or last):
                 score = validate(net, val_cines, model_cfg, str(device))
-                progress.event("validation", step=step + 1, dice=score)
                 if score["mean"] > best.get("mean", -1.0):
                     best = {**score, "step": step + 1}
                     best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+                if not last:
+                    # a killed run (session end, power cut) resumes from here with --resume
+                    _save_resume(resume_dir, net, opt, step + 1, best, best_state)
+                progress.event("validation", step=step + 1, dice=score)
     except Cancelled:
         _save_resume(resume_dir, net, opt, step, best, best_state)
         progress.event("cancelled", step=step, resume=str(resume_dir))

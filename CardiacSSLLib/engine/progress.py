@@ -62,6 +62,7 @@ class Progress:
     callback: Callable[[dict], None] | None = None
     _bar: object = field(default=None, init=False, repr=False)
     _start: float = field(default_factory=time.monotonic, init=False)
+    _first_step: int | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.show_bar is None:
@@ -81,7 +82,9 @@ class Progress:
 
     def step(self, step: int, **metrics) -> None:
         elapsed = time.monotonic() - self._start
-        eta = elapsed / max(step, 1) * max(self.total - step, 0)
+        if self._first_step is None:
+            self._first_step = step - 1  # a resumed run starts past 0: rate from the steps run here
+        eta = elapsed / max(step - self._first_step, 1) * max(self.total - step, 0)
         rounded = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in metrics.items()}
         self.event("step", step=step, total=self.total, elapsed_s=round(elapsed, 2), eta_s=round(eta, 1), **rounded)
         if self._bar is not None:
