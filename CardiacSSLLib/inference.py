@@ -51,13 +51,9 @@ def load_model(model: str | Path | torch.nn.Module, verify: bool = True) -> tupl
 
 def keep_largest_components(label: np.ndarray, structures: Sequence[int] = (1, 2, 3)) -> np.ndarray:
     """Keep the largest 3D-connected component of each structure in a ``(Z, Y, X)`` label map."""
-    from monai.transforms import KeepLargestConnectedComponent
+    from CardiacSSLLib.postprocess import largest_components
 
-    present = [s for s in structures if (label == s).any()]
-    if not present:
-        return label
-    cc = KeepLargestConnectedComponent(applied_labels=present, is_onehot=False, independent=True, connectivity=3)
-    return np.asarray(cc(torch.from_numpy(label[None].astype(np.int64)))[0]).astype(np.uint8)
+    return largest_components(label, structures)
 
 
 def channel_argmax(maps: torch.Tensor) -> torch.Tensor:
@@ -111,12 +107,17 @@ def segment_cine(
     device: str = "auto",
     tta: bool = False,
     batch_size: int = 32,
-    cleanup: bool = True,
+    cleanup: bool | Sequence[str] = True,
     crop_to_heart: bool = True,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
 ) -> np.ndarray:
-    """Label map ``uint8 (len(frames), Z, Y, X)`` (canonical labels) on the cine's native grid."""
+    """Label map ``uint8 (len(frames), Z, Y, X)`` (canonical labels) on the cine's native grid.
+
+    ``cleanup``: True applies the model's post-processing steps (its config's
+    ``postprocess``, else :data:`CardiacSSLLib.postprocess.DEFAULT_STEPS`); a list of step
+    names applies those; False none.
+    """
     net, cfg = load_model(model)
     dev = resolve_device(device)
     net = net.to(dev).eval()
@@ -157,6 +158,9 @@ def segment_cine(
                 progress.step(b + 1, stage="segment")
     label = out.reshape(len(frames), n_z, *image.shape[-2:])
     if cleanup:
+        from CardiacSSLLib.postprocess import DEFAULT_STEPS, clean_up
+
+        steps = cfg.get("postprocess", DEFAULT_STEPS) if cleanup is True else list(cleanup)
         for t in range(label.shape[0]):
-            label[t] = keep_largest_components(label[t])
+            label[t] = clean_up(label[t], steps)
     return label

@@ -1,0 +1,109 @@
+"""Anatomical clean-up of a predicted ``(Z, Y, X)`` canonical label map.
+
+Each step fixes one way a network's output can be anatomically impossible; the
+inference pipeline applies :data:`DEFAULT_STEPS` (chosen on the ACDC validation split by
+``benchmarks/postprocess_ablation.py``: kept only where Dice and LV-mass bias both
+improve). All steps are per slice (short-axis anatomy is 2D), except the 3D
+largest-component step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from CardiacSSLLib.labels import LV, MYO, RV
+
+
+def largest_components(label: np.ndarray, structures: Sequence[int] = (LV, MYO, RV)) -> np.ndarray:
+    """Keep the largest 3D-connected component of each structure (MONAI)."""
+    import torch
+    from monai.transforms import KeepLargestConnectedComponent
+
+    present = [s for s in structures if (label == s).any()]
+    if not present:
+        return label
+    cc = KeepLargestConnectedComponent(applied_labels=present, is_onehot=False, independent=True, connectivity=3)
+    return np.asarray(cc(torch.from_numpy(label[None].astype(np.int64)))[0]).astype(np.uint8)
+
+
+def papillary_to_cavity(label: np.ndarray) -> np.ndarray:
+    """Myocardium inside the convex hull of a slice's LV cavity becomes cavity.
+
+    Papillary muscles and trabeculations lie inside the endocardial contour and belong to
+    the blood-pool volume by the ACDC / SCMR convention; a network that labels them
+    myocardium thickens the wall and inflates LV mass.
+    """
+    from skimage.morphology import convex_hull_image
+
+    out = label.copy()
+    for z in range(out.shape[0]):
+        lv = out[z] == LV
+        if lv.sum() < 10:
+            continue
+        hull = convex_hull_image(lv)
+        out[z][hull & (out[z] == MYO)] = LV
+    return out
+
+
+def fill_cavity_holes(label: np.ndarray) -> np.ndarray:
+    """Pixels enclosed by the LV cavity (holes in it) become cavity."""
+    from scipy.ndimage import binary_fill_holes
+
+    out = label.copy()
+    for z in range(out.shape[0]):
+        lv = out[z] == LV
+        if lv.any():
+            holes = binary_fill_holes(lv) & ~lv
+            out[z][holes] = LV
+    return out
+
+
+def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """Connected components of ``mask`` (2D) that touch ``other`` (8-neighbourhood)."""
+    from scipy.ndimage import binary_dilation, label
+
+    comps, n = label(mask, structure=np.ones((3, 3)))
+    if n == 0:
+        return mask
+    near = binary_dilation(other, structure=np.ones((3, 3)))
+    keep = np.unique(comps[near & mask])
+    return np.isin(comps, keep[keep > 0])
+
+
+def myo_touching_cavity(label: np.ndarray) -> np.ndarray:
+    """On slices with an LV cavity, myocardium pieces that do not border it are removed."""
+    out = label.copy()
+    for z in range(out.shape[0]):
+        lv, myo = out[z] == LV, out[z] == MYO
+        if lv.any() and myo.any():
+            out[z][myo & ~_touching(myo, lv)] = 0
+    return out
+
+
+def rv_touching_septum(label: np.ndarray) -> np.ndarray:
+    """On slices with myocardium, RV pieces that do not touch it are removed."""
+    out = label.copy()
+    for z in range(out.shape[0]):
+        rv, myo = out[z] == RV, out[z] == MYO
+        if rv.any() and myo.any():
+            out[z][rv & ~_touching(rv, myo)] = 0
+    return out
+
+
+STEPS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "largest_components": largest_components,
+    "papillary_to_cavity": papillary_to_cavity,
+    "fill_cavity_holes": fill_cavity_holes,
+    "myo_touching_cavity": myo_touching_cavity,
+    "rv_touching_septum": rv_touching_septum,
+}
+DEFAULT_STEPS: tuple[str, ...] = ("largest_components",)
+
+
+def clean_up(label: np.ndarray, steps: Sequence[str] = DEFAULT_STEPS) -> np.ndarray:
+    """Apply ``steps`` (names in :data:`STEPS`) in order to one ``(Z, Y, X)`` label map."""
+    for name in steps:
+        label = STEPS[name](label)
+    return label

@@ -1,0 +1,63 @@
+"""Anatomical clean-up steps on synthetic short-axis slices."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from CardiacSSLLib.labels import LV, MYO, RV
+from CardiacSSLLib.postprocess import (
+    STEPS,
+    clean_up,
+    fill_cavity_holes,
+    myo_touching_cavity,
+    papillary_to_cavity,
+    rv_touching_septum,
+)
+
+
+def _ring_slice(size: int = 64) -> np.ndarray:
+    yy, xx = np.mgrid[:size, :size]
+    r = np.hypot(yy - 32, xx - 28)
+    s = np.zeros((size, size), np.uint8)
+    s[r < 14] = MYO
+    s[r < 9] = LV
+    s[(np.abs(yy - 32) < 10) & (xx > 40) & (xx < 56)] = RV  # overlaps the septum edge: touches it
+    return s
+
+
+def test_papillary_muscle_inside_cavity_becomes_cavity():
+    s = _ring_slice()
+    s[30:33, 26:29] = MYO  # an island inside the cavity
+    s[24:27, 25:28] = MYO  # attached to the wall but inside the cavity's hull
+    out = papillary_to_cavity(s[None])[0]
+    assert (out[30:33, 26:29] == LV).all()
+    # the wall itself stays myocardium
+    assert (out == MYO).sum() >= (_ring_slice() == MYO).sum() - 12
+
+
+def test_holes_in_cavity_are_filled():
+    s = _ring_slice()
+    s[31:33, 27:29] = 0
+    assert (fill_cavity_holes(s[None])[0][31:33, 27:29] == LV).all()
+
+
+def test_detached_myocardium_and_rv_are_removed_per_slice():
+    s = _ring_slice()
+    yy, xx = np.mgrid[:64, :64]
+    ring2 = (np.hypot(yy - 8, xx - 56) < 6) & (np.hypot(yy - 8, xx - 56) > 3)  # a ring around a vessel
+    s[ring2] = MYO
+    s[55:60, 2:6] = RV  # far from the septum
+    out = rv_touching_septum(myo_touching_cavity(s[None]))[0]
+    assert not out[ring2].any() and not out[55:60, 2:6].any()
+    assert (out == LV).sum() == (s == LV).sum() and (out[30:34, 44:54] == RV).all()
+    # a slice with no cavity (apex at ES) keeps its myocardium
+    apex = np.where(s == LV, MYO, s)
+    assert (myo_touching_cavity(apex[None])[0] == MYO).sum() == (apex == MYO).sum()
+
+
+def test_clean_up_composes_named_steps():
+    s = np.stack([_ring_slice(), _ring_slice()])
+    s[1, 0:3, 0:3] = LV  # a second LV component
+    out = clean_up(s, ["largest_components"])
+    assert out[1, 0:3, 0:3].sum() == 0 and set(STEPS) >= {"largest_components", "papillary_to_cavity"}
+    assert (clean_up(s, []) == s).all()
