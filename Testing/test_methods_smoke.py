@@ -26,7 +26,7 @@ TINY = {  # small heads so the suite stays fast; the papers' sizes are the defau
     "chaitanya": {"g1_hidden": 32, "g1_dim": 16, "g2_dim": 8, "n_regions": 4},
 }
 # what transfers (besides the encoder) and what stays fresh in a 4-class segmentation U-Net
-TRANSFERS_DECODER = {"mim": 3, "pix2rep": 3, "pix2rep-v2": 3, "ccm": 3, "chaitanya": 3}
+TRANSFERS_DECODER = {"pix2rep": 3, "pix2rep-v2": 3, "ccm": 3, "chaitanya": 3}
 
 
 def method(name: str, **kw):

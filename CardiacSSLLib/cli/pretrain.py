@@ -33,7 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=float, help="default: the method paper's")
     p.add_argument("--batch-size", type=int, help="per process; default: the method paper's")
     p.add_argument("--lr", type=float, help="default: the method paper's")
-    p.add_argument("--optimizer", choices=("adam", "sgd"), help="default: the method paper's")
+    p.add_argument(
+        "--optimizer",
+        choices=("adamw", "adam", "sgd"),
+        help="default: AdamW for every method (SGD, as some papers use, barely moves instance-normalised layers)",
+    )
     p.add_argument("--image-size", type=int, default=128, help="frames are resized to this square size")
     p.add_argument(
         "--target-spacing",

@@ -10,6 +10,7 @@ with :func:`CardiacSSLLib.methods.transfer.load_backbone_into`.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -66,6 +67,8 @@ class PretrainConfig:
     log_every: int = 10
     resume: bool = False
     overwrite: bool = False
+    health: bool = True  # backbone health checks at the end (engine/health.py)
+    health_probe: str | None = None  # ACDC root for the probe; default: the root of an acdc: source
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -108,8 +111,8 @@ def resolve_settings(cfg: PretrainConfig, defaults: OptimSettings) -> OptimSetti
         value = getattr(cfg, name)
         if value is not None:
             setattr(s, name, value)
-    if s.optimizer not in ("adam", "sgd"):
-        raise InputError(f"unknown optimizer {s.optimizer!r}: use adam or sgd")
+    if s.optimizer not in ("adamw", "adam", "sgd"):
+        raise InputError(f"unknown optimizer {s.optimizer!r}: use adamw, adam or sgd")
     if s.batch_size < 2:
         raise InputError("batch size must be at least 2 (contrastive losses need negatives)")
     return s
@@ -119,6 +122,8 @@ def build_optimizer(method: PretrainMethod, s: OptimSettings) -> torch.optim.Opt
     params = [p for p in method.parameters() if p.requires_grad]
     if s.optimizer == "sgd":
         return torch.optim.SGD(params, lr=s.lr, momentum=s.momentum, nesterov=s.nesterov, weight_decay=s.weight_decay)
+    if s.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=s.lr, weight_decay=s.weight_decay)
     return torch.optim.Adam(params, lr=s.lr, weight_decay=s.weight_decay)
 
 
@@ -316,6 +321,43 @@ def save_backbones(
 # --------------------------------------------------------------------------- the loop
 
 
+def _probe_root(cfg: PretrainConfig) -> str | None:
+    if cfg.health_probe:
+        return cfg.health_probe
+    for spec in cfg.sources:
+        kind, _, rest = spec.partition(":")
+        if kind == "acdc" and rest:
+            return rest.partition(":")[0]
+    return None
+
+
+def _health(cfg: PretrainConfig, method: PretrainMethod, network: UNetConfig, frames: UnlabelledFrames):
+    """Health report of the main backbone, or None when switched off; never fails the run."""
+    if not cfg.health:
+        return None
+    from CardiacSSLLib.engine.health import pretraining_health
+
+    backbone = method.backbones()["backbone"]
+    was_training = backbone.training
+    try:
+        report = pretraining_health(
+            cfg.method,
+            network,
+            cfg.hparams,
+            cfg.seed,
+            copy.deepcopy(backbone).cpu().float(),
+            method.transfer_prefixes(),
+            frames.images,
+            _probe_root(cfg),
+        )
+    finally:
+        backbone.train(was_training)
+    level = logging.INFO if report.passed else logging.WARNING
+    log.log(level, "backbone health: %s", "passed" if report.passed else "; ".join(report.failures))
+    return report
+
+
+
 def _prepare_out(cfg: PretrainConfig, info: D.DistInfo) -> Path:
     out = Path(cfg.out).expanduser()
     if info.is_main:
@@ -460,6 +502,9 @@ def pretrain(
         ips = seen / max(wall, 1e-9)
         paths: dict[str, Path] = {}
         if info.is_main:
+            health = _health(cfg, method, network, frames)
+            if health is not None:
+                record("health", passed=health.passed, failures=health.failures, probe_dice=health.probe_dice)
             paths = save_backbones(
                 out,
                 method,
@@ -468,7 +513,8 @@ def pretrain(
                 frames,
                 total,
                 info,
-                {"images_per_s": round(ips, 2), "wall_s": round(wall, 1), "git_commit": commit},
+                {"images_per_s": round(ips, 2), "wall_s": round(wall, 1), "git_commit": commit}
+                | ({"health": health.to_dict()} if health is not None else {}),
             )
             record(
                 "done",

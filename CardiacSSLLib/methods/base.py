@@ -41,7 +41,7 @@ class FrameMeta:
 class OptimSettings:
     """A paper's optimiser and schedule; the engine builds them from this."""
 
-    optimizer: str = "adam"  # "adam" | "sgd"
+    optimizer: str = "adamw"  # "adamw" | "adam" | "sgd"
     lr: float = 1e-3
     momentum: float = 0.9
     nesterov: bool = False

@@ -33,8 +33,8 @@ class DINO(PretrainMethod):
     name = "dino"
     paper = "Caron et al. 2021 (CNN setting), as used by de Mooij et al."
     transfer = "encoder (teacher)"
-    defaults = OptimSettings(
-        optimizer="sgd", lr=0.0075, momentum=0.9, weight_decay=1e-4, batch_size=64, epochs=100, clip_grad=3.0
+    defaults = OptimSettings(  # AdamW: see SimCLR
+        optimizer="adamw", lr=5e-4, weight_decay=1e-4, batch_size=64, epochs=100, clip_grad=3.0
     )
 
     def __init__(

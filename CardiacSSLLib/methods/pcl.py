@@ -24,7 +24,7 @@ def positional_masks(position: torch.Tensor, threshold: float) -> tuple[torch.Te
 class PCL(SimCLR):
     name = "pcl"
     paper = "Zeng et al. 2021, as used by de Mooij et al."
-    defaults = OptimSettings(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-5, batch_size=64, epochs=100)
+    defaults = OptimSettings(optimizer="adamw", lr=1e-3, weight_decay=1e-5, batch_size=64, epochs=100)  # see SimCLR
 
     def __init__(self, network: UNetConfig, threshold: float = 0.1, temperature: float = 0.1, **kw) -> None:
         super().__init__(network, temperature=temperature, **kw)

@@ -18,7 +18,8 @@ class SimCLR(PretrainMethod):
     name = "simclr"
     paper = "Chen et al. 2020, as used by de Mooij et al."
     transfer = "encoder"
-    defaults = OptimSettings(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=224, epochs=100)
+    # the paper's SGD lr 0.1 barely moves scale-invariant (instance-normalised) layers: AdamW
+    defaults = OptimSettings(optimizer="adamw", lr=1e-3, weight_decay=1e-4, batch_size=224, epochs=100)
 
     def __init__(
         self, network: UNetConfig, temperature: float = 0.1, proj_hidden: int = 512, proj_dim: int = 128

@@ -1,0 +1,105 @@
+"""Paired few-shot benchmark: does a pretrained start beat scratch on the same patients and seed?
+
+For every n (labelled ACDC training patients) and draw d, the patients are drawn with seed d
+and every start (``scratch`` and each ``--init`` backbone or model) is fine-tuned on exactly
+those patients with seed d (same augmentation stream, same steps), through the command line
+users run. Each run is scored on ACDC test (or ``--split val`` while tuning) by 3D Dice
+per structure. Prints, per n and start, the mean Dice and the paired gain over scratch
+(mean and SD over draws, per structure); a gain counts only when it exceeds the spread.
+Runs are deterministic (same command, same numbers) and reused from ``--out``, so an
+interrupted benchmark continues. Prints numbers; not a test.
+
+    python benchmarks/fewshot_paired.py --init unet16-mim-backbone,unet16-pix2rep-backbone \\
+        --shots 1,2,5 --draws 3 --steps 500 --out runs/fewshot-paired [--split val]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+STRUCTURES = ("LV", "MYO", "RV", "mean")
+
+
+def run_one(out: Path, acdc: str, init: str | None, n: int, draw: int, args) -> dict:
+    """Fine-tune one (start, n, draw) cell and score it; cached in ``out/result.json``."""
+    result = out / "result.json"
+    if result.exists():
+        return json.loads(result.read_text())
+    cmd = [sys.executable, "-m", "CardiacSSLLib.cli", "finetune", "--acdc", acdc, "--acdc-patients", str(n)]
+    cmd += ["--acdc-val", "none", "--steps", str(args.steps), "--seed", str(draw), "--out", str(out)]
+    cmd += ["--patch-size", str(args.patch_size), "--device", args.device, "--overwrite", "--json-progress"]
+    cmd += ["--pretrained-lr-scale", str(args.pretrained_lr_scale)]
+    cmd += ["--freeze-pretrained-steps", str(args.freeze_pretrained_steps)]
+    if init:
+        cmd += ["--init", init]
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "train.log", "w") as log:
+        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    from CardiacSSLLib.evaluation import evaluate_acdc
+
+    r = evaluate_acdc(str(out / "model.safetensors"), acdc, args.split, device=args.device)
+    dice = {k: v["dice"]["mean"] for k, v in r["summary"]["structures"].items()}
+    dice["mean"] = r["summary"]["mean"]["dice"]
+    patients = json.loads((out / "model.json").read_text())["training"]["acdc_train"]
+    record = {"init": init or "scratch", "n": n, "draw": draw, "patients": patients, "dice": dice}
+    result.write_text(json.dumps(record, indent=1))
+    return record
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--init", default="", help="comma list of backbones / models to compare with scratch")
+    ap.add_argument("--acdc", default=str(ROOT.parent / "shared" / "data" / "acdc"))
+    ap.add_argument("--split", default="test", help="scoring split (val while tuning, test once)")
+    ap.add_argument("--shots", default="1,2,5")
+    ap.add_argument("--draws", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--patch-size", type=int, default=128)
+    ap.add_argument("--pretrained-lr-scale", type=float, default=1.0)
+    ap.add_argument("--freeze-pretrained-steps", type=int, default=0)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", default="runs/fewshot-paired")
+    args = ap.parse_args()
+
+    starts = [None] + [s for s in args.init.split(",") if s]
+    shots = [int(s) for s in args.shots.split(",")]
+    root = Path(args.out)
+    results = {}
+    for n in shots:
+        for draw in range(args.draws):
+            for init in starts:
+                name = (init or "scratch").replace("/", "_")
+                cell = run_one(root / f"n{n}" / f"draw{draw}" / name, args.acdc, init, n, draw, args)
+                results[(init or "scratch", n, draw)] = cell
+                print(f"n={n} draw={draw} {cell['init']:28} mean Dice {cell['dice']['mean']:.3f}", flush=True)
+
+    print(f"\nACDC {args.split}, {args.steps} steps, {args.draws} draws (paired: same patients and seed)")
+    header = " ".join(f"{s:>15}" for s in STRUCTURES)
+    for n in shots:
+        print(f"\nn = {n}: Dice (mean over draws) and paired gain over scratch (mean +- SD)\n{'start':28} {header}")
+        base = [results[("scratch", n, d)]["dice"] for d in range(args.draws)]
+        for init in starts:
+            label = init or "scratch"
+            runs = [results[(label, n, d)]["dice"] for d in range(args.draws)]
+            cells = []
+            for s in STRUCTURES:
+                mean = float(np.mean([r[s] for r in runs]))
+                if init is None:
+                    spread = float(np.std([r[s] for r in runs], ddof=1)) if len(runs) > 1 else float("nan")
+                    cells.append(f"{mean:.3f} sd {spread:.3f}")
+                else:
+                    gains = np.array([r[s] - b[s] for r, b in zip(runs, base, strict=True)])
+                    sd = float(gains.std(ddof=1)) if len(gains) > 1 else float("nan")
+                    cells.append(f"{gains.mean():+.3f}+-{sd:.3f}")
+            print(f"{label:28} " + " ".join(f"{c:>15}" for c in cells))
+
+
+if __name__ == "__main__":
+    main()
