@@ -93,7 +93,9 @@ def write_report(result: dict, out_dir: str | Path, overwrite: bool = False) -> 
     if result.get("patients"):
         columns = ("case", "group", "quantity", "unit", "model", "manual", "difference")
         written.append(write_atomic(out / f"{stem}_clinical.csv", _csv(_clinical_rows(result), columns), overwrite))
-        written.append(write_atomic(out / f"{stem}_agreement.csv", _csv(result["agreement"], AGREEMENT_COLUMNS), overwrite))
+        written.append(
+            write_atomic(out / f"{stem}_agreement.csv", _csv(result["agreement"], AGREEMENT_COLUMNS), overwrite)
+        )
         png = plot_bland_altman(
             result["patients"], out / f"{stem}_bland_altman.png", f"{result['dataset']}: model vs manual", overwrite
         )

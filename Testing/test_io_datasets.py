@@ -16,9 +16,9 @@ from CardiacSSLLib.io.datasets import (
     list_sunnybrook,
     load_acdc_h5_slices,
     load_acdc_h5_volume,
-    read_acdc_info,
     load_mnms_subject,
     load_sunnybrook,
+    read_acdc_info,
     read_list,
 )
 from CardiacSSLLib.labels import CONVENTIONS, LV, MYO, RV, check_anatomy, from_canonical

@@ -44,9 +44,15 @@ def main() -> None:
     from CardiacSSLLib.postprocess import clean_up
 
     net, _ = load_model(args.model)
-    raw = [(s, predict_study(net, s, args.device, args.tta, cleanup=False)) for s in acdc_split_studies(args.acdc, args.split)]
+    raw = [
+        (s, predict_study(net, s, args.device, args.tta, cleanup=False))
+        for s in acdc_split_studies(args.acdc, args.split)
+    ]
     print(f"model {args.model}, ACDC {args.split}: {len(raw)} patients")
-    print(f"{'variant':24} {'Dice':>6} {'ED':>6} {'ES':>6} {'MYO':>6} {'mass bias':>9} {'mass MAE':>8} {'LVEF MAE':>8} {'RVEF MAE':>8}")
+    print(
+        f"{'variant':24} {'Dice':>6} {'ED':>6} {'ES':>6} {'MYO':>6} {'mass bias':>9} {'mass MAE':>8} "
+        f"{'LVEF MAE':>8} {'RVEF MAE':>8}"
+    )
     for name, steps in VARIANTS.items():
         cases, patients = [], []
         for study, pred in raw:

@@ -184,7 +184,8 @@ def check_backbone(
         failures.append(f"{len(stuck)} transferred conv layers barely moved from initialisation, e.g. {stuck[0]}")
     if rank["bottleneck"] < MIN_RANK_RATIO * rank_random["bottleneck"]:
         failures.append(
-            f"bottleneck features collapsed (effective rank {rank['bottleneck']:.1f} vs {rank_random['bottleneck']:.1f})"
+            f"bottleneck features collapsed (effective rank {rank['bottleneck']:.1f}, "
+            f"random weights {rank_random['bottleneck']:.1f})"
         )
     if probe is not None and not dice > dice_random:
         failures.append(f"frozen features probe no better than random weights ({dice:.3f} vs {dice_random:.3f})")
@@ -235,7 +236,9 @@ def initial_backbones(method_name: str, network, hparams: dict, seed: int) -> di
     try:
         torch.manual_seed(seed)
         method = build_method(method_name, network, **hparams)
-        return {k: {n: v.detach().clone() for n, v in net.state_dict().items()} for k, net in method.backbones().items()}
+        return {
+            k: {n: v.detach().clone() for n, v in net.state_dict().items()} for k, net in method.backbones().items()
+        }
     finally:
         torch.random.set_rng_state(state)
 

@@ -357,7 +357,6 @@ def _health(cfg: PretrainConfig, method: PretrainMethod, network: UNetConfig, fr
     return report
 
 
-
 def _prepare_out(cfg: PretrainConfig, info: D.DistInfo) -> Path:
     out = Path(cfg.out).expanduser()
     if info.is_main:
