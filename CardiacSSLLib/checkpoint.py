@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from CardiacSSLLib.errors import ModelError
+from CardiacSSLLib.filemode import set_umask_mode
 from CardiacSSLLib.models.unet import UNet2D, UNetConfig, build_unet
 
 FORMAT_VERSION = 1
@@ -35,7 +36,7 @@ def _atomic_write(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; models are shared files
+        set_umask_mode(tmp)  # mkstemp makes 0600; models are shared files
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

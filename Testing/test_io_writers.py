@@ -184,3 +184,26 @@ def test_sunnybrook_segmentation_round_trip(sunnybrook_dir, tmp_path):
     back = Geometry(img.GetSpacing(), img.GetOrigin(), img.GetDirection())
     assert back.isclose(cine.geometry, tol=1e-6)
     assert not sitk.ReadImage(str(path)).HasMetaDataKey("Segment2_ID")  # no RV segment for Sunnybrook
+
+
+def test_result_files_follow_the_umask(tmp_path):
+    """Colleagues on a shared server can read results: no 0600 files from mkstemp."""
+    import os
+    import stat
+
+    from CardiacSSLLib.io import write_segmentation
+    from CardiacSSLLib.metrics.output import write_atomic
+    from helpers import small_phantom
+
+    old = os.umask(0o022)
+    try:
+        csv = write_atomic(tmp_path / "m.csv", "a,b\n")
+        cine = small_phantom(n_frames=2, n_slices=3, size=48)
+        seg = write_segmentation(cine.label, cine, tmp_path / "seg.nii.gz")
+        for path in (csv, seg):
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o644, path
+        os.umask(0o077)
+        private = write_atomic(tmp_path / "p.csv", "x\n")
+        assert stat.S_IMODE(os.stat(private).st_mode) == 0o600
+    finally:
+        os.umask(old)

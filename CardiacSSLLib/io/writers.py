@@ -30,6 +30,7 @@ import SimpleITK as sitk
 
 from CardiacSSLLib.cine import Cine, Geometry
 from CardiacSSLLib.errors import InputError, OutputExistsError
+from CardiacSSLLib.filemode import set_umask_mode
 from CardiacSSLLib.io._common import NIFTI_SUFFIXES, has_suffix, image_from_array
 from CardiacSSLLib.labels import COLORS, NAMES, SNOMED
 
@@ -77,6 +78,7 @@ def _atomic_write(path: Path, suffix: str, write: Callable[[Path], None]) -> Pat
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        set_umask_mode(tmp)
         os.replace(tmp, path)
     except PermissionError as exc:
         raise InputError(f"cannot write {path}: permission denied") from exc

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from CardiacSSLLib.errors import InputError, OutputExistsError
+from CardiacSSLLib.filemode import set_umask_mode
 
 
 def prepare_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -31,6 +32,7 @@ def write_atomic(path: str | os.PathLike, data: bytes | str, overwrite: bool = F
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
+        set_umask_mode(tmp)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
