@@ -52,6 +52,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument(
+        "--health-probe",
+        help="ACDC root (SSL4MIS layout) for the health checks' frozen-feature probe (default: an acdc: --data root)",
+    )
+    p.add_argument("--no-health", action="store_true", help="skip the backbone health checks at the end")
     p.add_argument("--json-progress", action="store_true", help="one JSON object per logged step on stdout")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda:N")
 
@@ -119,6 +124,8 @@ def config_from_args(args: argparse.Namespace):
         log_every=args.log_every,
         resume=args.resume,
         overwrite=args.overwrite,
+        health=not args.no_health,
+        health_probe=args.health_probe,
     )
 
 
