@@ -73,3 +73,9 @@ def test_stated_acdc_dice_reproduces(entry, acdc_dir):
     for k, v in measured.items():
         assert v == pytest.approx(stated[k], abs=0.01), (k, v, stated[k])
     assert result["summary"]["mean"]["dice"] == pytest.approx(stated["mean"], abs=0.01)
+    # clinical agreement as stated on the card: bias and MAE of volumes (ml), EF (points), mass (g)
+    measured_clinical = {r["quantity"]: r for r in result["agreement"] if r["group"] == "all"}
+    for quantity, want in entry["summary"]["clinical"].items():
+        got = measured_clinical[quantity]
+        assert got["bias"] == pytest.approx(want["bias"], abs=1.0), (quantity, got["bias"], want)
+        assert got["mae"] == pytest.approx(want["mae"], abs=1.0), (quantity, got["mae"], want)

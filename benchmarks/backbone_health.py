@@ -39,9 +39,11 @@ def main() -> None:
         cfg = read_config(entry.path)
         net, _ = load_unet(entry.path)
         net = net.float()
-        init = initial_backbones(
-            cfg["method"], UNetConfig.from_dict(cfg["network"]), cfg.get("hyperparameters", {}), cfg.get("seed", 0)
-        )["backbone"]
+        # the main backbone is built first from the seed alone (heads come after it), so the
+        # recorded hyperparameters (whose names can differ from the constructor's) are not needed
+        init = initial_backbones(cfg["method"], UNetConfig.from_dict(cfg["network"]), {}, cfg.get("seed", 0))[
+            "backbone"
+        ]
         random_net = build_unet(cfg["network"])
         random_net.load_state_dict(init)
         r = check_backbone(net, init, random_net, cfg["transfer_prefixes"], sample_frames(frames, 128), probe)

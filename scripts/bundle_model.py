@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +28,19 @@ BACKBONE_LICENSE_NOTE = (
     "Pretrained on ACDC images (O. Bernard et al., IEEE TMI 2018; CC BY-NC-SA 4.0, so non-commercial, "
     "research-only use) and Sunnybrook cines (CC0). Not a medical device."
 )
+
+
+def portable(value):
+    """Machine paths out of configs and cards: data beside the project becomes ``../shared/...``,
+    any other absolute path keeps only its last two parts (no build machine's folders)."""
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v) for v in value]
+    if isinstance(value, str):
+        value = value.replace(str(ROOT.parent / "shared") + "/", "../shared/")
+        return re.sub(r"(^|\s)/(?:[\w.+-]+/)+([\w.+-]+/[\w.+-]+)", r"\1\2", value)
+    return value
 
 
 def _fmt(v) -> str:
@@ -89,6 +103,38 @@ def fewshot_lines(fewshot: dict, label: str) -> list[str]:
     return lines
 
 
+def phase_table(result: dict) -> list[str]:
+    """Dice / HD95 / ASSD per structure at ED and ES (mean over patients)."""
+    rows = ["| phase | structure | Dice | HD95 | ASSD |", "|---|---|---|---|---|"]
+    for phase, summ in result.get("summary_by_phase", {"all": result["summary"]}).items():
+        for k, m in summ["structures"].items():
+            rows.append(
+                f"| {phase} | {k} | {_fmt(m['dice']['mean'])} | {_fmt(m['hd95']['mean'])} | {_fmt(m['assd']['mean'])} |"
+            )
+    rows.append(f"| both | mean | {_fmt(result['summary']['mean']['dice'])} | | |")
+    return rows
+
+
+def agreement_lines(result: dict) -> list[str]:
+    rows = ["| quantity | n | bias | 95 % limits | MAE | r |", "|---|---|---|---|---|---|"]
+    for r in result.get("agreement", []):
+        if r["group"] == "all":
+            rows.append(
+                f"| {r['label']} ({r['unit']}) | {r['n']} | {r['bias']:+.1f} | {r['loa_low']:+.1f} to "
+                f"{r['loa_high']:+.1f} | {r['mae']:.1f} | {_fmt(r['r'])} |"
+            )
+    return rows
+
+
+def clinical_summary(result: dict) -> dict:
+    """The agreement numbers models.json states (and CI re-checks)."""
+    out = {}
+    for r in result.get("agreement", []):
+        if r["group"] == "all":
+            out[r["quantity"]] = {"bias": round(r["bias"], 2), "mae": round(r["mae"], 2)}
+    return out
+
+
 def write_card(
     path: Path,
     name: str,
@@ -122,30 +168,25 @@ def write_card(
         lines.append(f"- note: {note}")
     lines += ["", "## Hyperparameters", "```json", json.dumps(_hyperparameters(cfg), indent=1), "```", ""]
     if acdc is not None:
-        s = acdc["summary"]["structures"]
         lines += [
             "## Accuracy (measured by scripts/bundle_model.py; re-checked in CI)",
             "",
-            f"ACDC test split, {acdc['summary']['n_cases']} volumes (ED and ES of 20 patients), 3D, "
-            f"distances in {acdc['summary']['distance_unit']} (the HDF5 layout has no spacing):",
+            f"ACDC test split: ED and ES of {len(acdc.get('patients', [])) or 20} patients, 3D, at the "
+            f"pixel spacing of `acdc_info.csv`, distances in {acdc['summary']['distance_unit']}:",
             "",
-            "| structure | Dice | HD95 | ASSD |",
-            "|---|---|---|---|",
         ]
-        for k, m in s.items():
-            lines.append(f"| {k} | {_fmt(m['dice']['mean'])} | {_fmt(m['hd95']['mean'])} | {_fmt(m['assd']['mean'])} |")
-        lines.append(f"| mean | {_fmt(acdc['summary']['mean']['dice'])} | | |")
+        lines += phase_table(acdc)
+        lines += ["", "Clinical agreement with the manual labels (model - manual) on the same patients:", ""]
+        lines += agreement_lines(acdc)
     if sunny:
-        ss = sunny["summary"]["structures"]
         lines += [
             "",
-            f"Sunnybrook (3 GE cines, contoured frames, {sunny['summary']['n_cases']} frame volumes), mm:",
+            "Sunnybrook (3 GE cines; LV and MYO; ES frames carry the endocardial contour only), mm:",
             "",
-            "| structure | Dice | HD95 mm | ASSD mm |",
-            "|---|---|---|---|",
         ]
-        for k, m in ss.items():
-            lines.append(f"| {k} | {_fmt(m['dice']['mean'])} | {_fmt(m['hd95']['mean'])} | {_fmt(m['assd']['mean'])} |")
+        lines += phase_table(sunny)
+        lines += ["", "Clinical agreement (LV only; contoured slices):", ""]
+        lines += agreement_lines(sunny)
     if acdc is not None or sunny:
         lines.append("")
     if fewshot:
@@ -195,7 +236,7 @@ def main() -> None:
     cfg = read_config(args.checkpoint)
     state = load_state(args.checkpoint, cfg.get("sha256"))
     stem = MODELS / args.name
-    cfg = {**cfg, "name": args.name}
+    cfg = portable({**cfg, "name": args.name})
     if args.hardware:
         cfg["hardware"] = args.hardware
     if args.commit:
@@ -233,7 +274,12 @@ def main() -> None:
         "summary": {},
     }
     if acdc is not None:
-        entry["summary"] = {"dice": _dice(acdc), "dataset": "ACDC test (40 volumes)"}
+        entry["summary"] = {
+            "dice": _dice(acdc),
+            "dice_by_phase": {ph: round(s["mean"]["dice"], 4) for ph, s in acdc["summary_by_phase"].items()},
+            "clinical": clinical_summary(acdc),
+            "dataset": "ACDC test (ED and ES of 20 patients, acdc_info.csv spacing)",
+        }
     if sunny:
         entry["summary"]["sunnybrook_dice"] = {
             k: round(v["dice"]["mean"], 4) for k, v in sunny["summary"]["structures"].items()
