@@ -115,14 +115,19 @@ def segment_cine(
     """Label map ``uint8 (len(frames), Z, Y, X)`` (canonical labels) on the cine's native grid.
 
     ``cleanup``: True applies the model's post-processing steps (its config's
-    ``postprocess``, else :data:`CardiacSSLLib.postprocess.DEFAULT_STEPS`); a list of step
-    names applies those; False none.
+    ``postprocess.steps``, else :data:`CardiacSSLLib.postprocess.DEFAULT_STEPS`); a list of
+    step names applies those; False none. A model's ``postprocess.class_weights`` (one factor
+    per class, chosen on validation data) scale the probabilities before the argmax.
     """
     net, cfg = load_model(model)
     dev = resolve_device(device)
     net = net.to(dev).eval()
     frames = list(range(cine.n_frames)) if frames is None else [int(f) for f in frames]
     target = cfg.get("preprocess", {}).get("target_spacing")
+    post = cfg.get("postprocess") or {}
+    class_weights = None
+    if post.get("class_weights"):
+        class_weights = torch.tensor(post["class_weights"], dtype=torch.float32).view(1, -1, 1, 1)
     g = cine.geometry
     grid = plan_grid(
         cine.image.shape[-2:],
@@ -153,6 +158,8 @@ def segment_cine(
             with autocast(dev):
                 probs = _forward(net, x, tta)
             probs = from_network(probs.float(), grid)
+            if class_weights is not None:
+                probs = probs * class_weights
             out[b * batch_size : b * batch_size + chunk.shape[0]] = channel_argmax(probs.cpu()).to(torch.uint8).numpy()
             if progress is not None:
                 progress.step(b + 1, stage="segment")
@@ -160,7 +167,7 @@ def segment_cine(
     if cleanup:
         from CardiacSSLLib.postprocess import DEFAULT_STEPS, clean_up
 
-        steps = cfg.get("postprocess", DEFAULT_STEPS) if cleanup is True else list(cleanup)
+        steps = post.get("steps", DEFAULT_STEPS) if cleanup is True else list(cleanup)
         for t in range(label.shape[0]):
             label[t] = clean_up(label[t], steps)
     return label

@@ -1,10 +1,10 @@
 """Anatomical clean-up of a predicted ``(Z, Y, X)`` canonical label map.
 
-Each step fixes one way a network's output can be anatomically impossible; the
-inference pipeline applies :data:`DEFAULT_STEPS` (chosen on the ACDC validation split by
-``benchmarks/postprocess_ablation.py``: kept only where Dice and LV-mass bias both
-improve). All steps are per slice (short-axis anatomy is 2D), except the 3D
-largest-component step.
+Each step fixes one way a network's output can be anatomically impossible. A model's
+config names its steps (``"postprocess": {"steps": [...]}``, chosen on the ACDC
+validation split with ``benchmarks/postprocess_ablation.py``: kept only where Dice does
+not drop and LV-mass bias improves); models without one get :data:`DEFAULT_STEPS`. All
+steps are per slice (short-axis anatomy is 2D), except the 3D largest-component step.
 """
 
 from __future__ import annotations

@@ -52,3 +52,22 @@ def test_largest_component_cleanup_in_3d():
     lab[1, 0:2, 0:2] = 3
     out = keep_largest_components(lab)
     assert out[3].sum() == 0 and (out == 1).sum() == 75 and (out == 3).sum() == 4
+
+
+def test_model_postprocess_config_is_applied(tmp_path):
+    """A model's class weights and clean-up steps (its config) shape the output; the caller can override."""
+    from CardiacSSLLib.inference import load_model
+
+    cine = small_phantom(n_frames=1, n_slices=3, size=80)
+    net, cfg = load_model(tiny_checkpoint(tmp_path / "m"))
+    plain = segment_cine(net, cine, device="cpu", crop_to_heart=False, cleanup=False)
+    present = [c for c in (1, 2, 3) if (plain == c).any()]
+    assert present  # an untrained net still votes for some foreground class
+    dropped = present[0]
+    weights = [1.0, 1.0, 1.0, 1.0]
+    weights[dropped] = 0.0
+    net.cardiacssl_config = {**cfg, "postprocess": {"class_weights": weights, "steps": ["largest_components"]}}
+    weighted = segment_cine(net, cine, device="cpu", crop_to_heart=False, cleanup=False)
+    assert not (weighted == dropped).any()
+    cleaned = segment_cine(net, cine, device="cpu", crop_to_heart=False)
+    assert np.array_equal(cleaned[0], keep_largest_components(weighted[0]))

@@ -2,10 +2,13 @@
 
 Segments the ED and ES frames of every patient once without clean-up, then applies each
 variant of :mod:`CardiacSSLLib.postprocess` and prints mean Dice (ED, ES, all), LV-mass
-bias and MAE, LV and RV EF MAE. A step belongs in ``DEFAULT_STEPS`` only when it improves
-both Dice and mass bias. Deterministic; prints numbers; not a test.
+bias and MAE, LV and RV EF MAE. Then, with ``--steps``, sweeps a weight on the myocardium
+probability before the argmax (``--myo-weights``; a model's ``postprocess.class_weights``).
+A step or weight goes into a model's config only when Dice does not drop and mass bias
+improves. Deterministic; prints numbers; not a test.
 
-    python benchmarks/postprocess_ablation.py --model default --acdc ../shared/data/acdc --split val
+    python benchmarks/postprocess_ablation.py --model MODEL --acdc ../shared/data/acdc --split val \
+        --steps largest_components,papillary_to_cavity --myo-weights 1,0.8,0.7,0.65,0.5
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ def main() -> None:
     ap.add_argument("--split", default="val")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--tta", action="store_true")
+    ap.add_argument("--steps", default="largest_components,papillary_to_cavity", help="steps for the weight sweep")
+    ap.add_argument("--myo-weights", default="", help="comma list of myocardium probability weights to sweep")
     args = ap.parse_args()
 
     from CardiacSSLLib.evaluation import acdc_split_studies, predict_study, score_study, summarise
@@ -53,10 +58,10 @@ def main() -> None:
         f"{'variant':24} {'Dice':>6} {'ED':>6} {'ES':>6} {'MYO':>6} {'mass bias':>9} {'mass MAE':>8} "
         f"{'LVEF MAE':>8} {'RVEF MAE':>8}"
     )
-    for name, steps in VARIANTS.items():
+
+    def report(name: str, scored) -> None:
         cases, patients = [], []
-        for study, pred in raw:
-            c, p = score_study(study, {t: clean_up(m, steps) for t, m in pred.items()})
+        for c, p in scored:
             cases += c
             patients += [p] if p else []
         r = summarise(f"acdc:{args.split}", cases, patients)
@@ -66,8 +71,18 @@ def main() -> None:
             f"{r['summary_by_phase']['ES']['mean']['dice']:6.4f} "
             f"{r['summary']['structures']['MYO']['dice']['mean']:6.4f} "
             f"{agree['lv_mass']['bias']:+9.2f} {agree['lv_mass']['mae']:8.2f} "
-            f"{agree['lv_ef']['mae']:8.2f} {agree['rv_ef']['mae']:8.2f}"
+            f"{agree['lv_ef']['mae']:8.2f} {agree['rv_ef']['mae']:8.2f}",
+            flush=True,
         )
+
+    for name, steps in VARIANTS.items():
+        report(name, [score_study(s, {t: clean_up(m, steps) for t, m in pred.items()}) for s, pred in raw])
+    steps = [s for s in args.steps.split(",") if s]
+    base = dict(getattr(net, "cardiacssl_config", {}))
+    for w in [float(x) for x in args.myo_weights.split(",") if x]:
+        net.cardiacssl_config = {**base, "postprocess": {"class_weights": [1.0, 1.0, w, 1.0]}}
+        scored = [score_study(s, predict_study(net, s, args.device, args.tta, cleanup=steps)) for s, _ in raw]
+        report(f"steps + MYO weight {w:g}", scored)
 
 
 if __name__ == "__main__":

@@ -231,12 +231,18 @@ def main() -> None:
     ap.add_argument("--note", default="", help="one line for the card, e.g. why the configuration is small")
     ap.add_argument("--eval-cache", type=Path, help="folder keeping evaluations by weights sha256 (re-bundling)")
     ap.add_argument("--default", action="store_true")
+    ap.add_argument(
+        "--postprocess",
+        help='JSON stored as the model\'s "postprocess" (steps, class_weights), chosen on the validation split',
+    )
     args = ap.parse_args()
 
     cfg = read_config(args.checkpoint)
     state = load_state(args.checkpoint, cfg.get("sha256"))
     stem = MODELS / args.name
     cfg = portable({**cfg, "name": args.name})
+    if args.postprocess:
+        cfg["postprocess"] = json.loads(args.postprocess)
     if args.hardware:
         cfg["hardware"] = args.hardware
     if args.commit:
