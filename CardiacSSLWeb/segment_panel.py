@@ -29,8 +29,9 @@ class SegmentPanel:
 
     def refresh_models(self, select: str | None = None) -> None:
         """Registry models (bundled, user) plus the checkpoints given with --model; keep or pick a selection."""
-        from CardiacSSLLib.registry import default_model_name
         from CardiacSSLLogic.segment_logic import list_models
+
+        from CardiacSSLLib.registry import default_model_name
 
         items = [{"title": m.label, "value": m.name} for m in list_models()]
         items += [{"title": f"{Path(p).name} (file)", "value": str(p)} for p in self.config.models]

@@ -1,4 +1,4 @@
-"""One cine in the MRML scene and the workflow steps on it, all done by CardiacSSLLogic.
+"""One cine in the MRML scene and the workflow steps on it, all done by CardiacSSLWorkflow.
 
 No trame here: the app calls these methods on its event loop (MRML is not thread-safe);
 only :meth:`Session.predict` is safe to run in a worker thread (pure CardiacSSLLib).
@@ -16,14 +16,10 @@ import numpy as np
 
 from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.errors import InputError
-from CardiacSSLWeb.paths import ensure_logic_importable
-
-ensure_logic_importable()
-
-from CardiacSSLLogic import mrml_convert  # noqa: E402
-from CardiacSSLLogic.finetune_logic import START_SELECTED, FinetuneLogic, init_for  # noqa: E402
-from CardiacSSLLogic.metrics_logic import MetricsLogic, MetricsResult  # noqa: E402
-from CardiacSSLLogic.segment_logic import (  # noqa: E402
+from CardiacSSLWorkflow import mrml_convert
+from CardiacSSLWorkflow.finetune_logic import START_SELECTED, FinetuneLogic, init_for
+from CardiacSSLWorkflow.metrics_logic import MetricsLogic, MetricsResult
+from CardiacSSLWorkflow.segment_logic import (
     FRAMES_ALL,
     FRAMES_CURRENT,
     FRAMES_EDES,
@@ -31,7 +27,7 @@ from CardiacSSLLogic.segment_logic import (  # noqa: E402
     SegmentationResult,
     SegmentLogic,
 )
-from CardiacSSLLogic.trainingset_logic import TrainingSetLogic  # noqa: E402
+from CardiacSSLWorkflow.trainingset_logic import TrainingSetLogic
 
 logger = logging.getLogger(__name__)
 

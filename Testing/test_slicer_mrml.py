@@ -9,7 +9,7 @@ slicer = pytest.importorskip("slicer", reason="slicer-core is needed for the MRM
 
 from CardiacSSLLib.cine import Cine, Geometry  # noqa: E402
 from CardiacSSLLib.errors import InputError  # noqa: E402
-from CardiacSSLLogic import mrml_convert  # noqa: E402
+from CardiacSSLWorkflow import mrml_convert  # noqa: E402
 
 
 def _oblique_cine(n_frames=3, shape=(4, 18, 22), seed=0) -> Cine:

@@ -12,8 +12,8 @@ class CardiacSSLWorkflowTest(unittest.TestCase):
     def test_workflow_on_phantom(self):
         import tempfile
 
-        from CardiacSSLLogic.finetune_runner import python_executable
-        from CardiacSSLLogic.workflow_check import run_workflow_check
+        from CardiacSSLWorkflow.finetune_runner import python_executable
+        from workflow_check import run_workflow_check
 
         with tempfile.TemporaryDirectory() as workdir:
             report = run_workflow_check(slicer.mrmlScene, workdir, python=python_executable())

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from CardiacSSLLib.errors import InputError, OutputExistsError
-from CardiacSSLLogic.finetune_runner import ProcessRunner, RunResult, SubprocessRunner, finetune_command
+from CardiacSSLWorkflow.finetune_runner import ProcessRunner, RunResult, SubprocessRunner, finetune_command
 
 logger = logging.getLogger(__name__)
 

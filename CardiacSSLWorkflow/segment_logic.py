@@ -13,7 +13,7 @@ import numpy as np
 
 from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.errors import InputError, OutputExistsError
-from CardiacSSLLogic import mrml_convert
+from CardiacSSLWorkflow import mrml_convert
 
 logger = logging.getLogger(__name__)
 

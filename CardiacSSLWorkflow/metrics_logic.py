@@ -10,7 +10,7 @@ import numpy as np
 
 from CardiacSSLLib import labels
 from CardiacSSLLib.errors import InputError
-from CardiacSSLLogic.segment_logic import SegmentLogic
+from CardiacSSLWorkflow.segment_logic import SegmentLogic
 
 logger = logging.getLogger(__name__)
 

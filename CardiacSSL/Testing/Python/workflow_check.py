@@ -19,12 +19,12 @@ import numpy as np
 
 from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.errors import OutputExistsError
-from CardiacSSLLogic import mrml_convert
-from CardiacSSLLogic.finetune_logic import FinetuneLogic
-from CardiacSSLLogic.finetune_runner import RunState
-from CardiacSSLLogic.metrics_logic import MetricsLogic
-from CardiacSSLLogic.segment_logic import SegmentLogic
-from CardiacSSLLogic.trainingset_logic import TrainingSetLogic
+from CardiacSSLWorkflow import mrml_convert
+from CardiacSSLWorkflow.finetune_logic import FinetuneLogic
+from CardiacSSLWorkflow.finetune_runner import RunState
+from CardiacSSLWorkflow.metrics_logic import MetricsLogic
+from CardiacSSLWorkflow.segment_logic import SegmentLogic
+from CardiacSSLWorkflow.trainingset_logic import TrainingSetLogic
 
 logger = logging.getLogger(__name__)
 
