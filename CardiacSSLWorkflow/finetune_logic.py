@@ -170,6 +170,19 @@ class FinetuneLogic:
         self.job = FinetuneJob(name, out, command, init)
         return self.job
 
+    def start_from(
+        self,
+        start: str | None,
+        selected_model: str | None,
+        train_set: str | Path,
+        name: str,
+        steps: int,
+        device: str = "auto",
+        extra: list[str] | None = None,
+    ) -> FinetuneJob:
+        """:meth:`start` from a :func:`list_start_points` value (default: continue training ``selected_model``)."""
+        return self.start(train_set, init_for(start, selected_model), name, steps, device, extra=extra)
+
     def cancel(self) -> None:
         self.runner.cancel()
 

@@ -274,7 +274,7 @@ def sequence_to_cine(sequence_node, name: str | None = None) -> Cine:
 def node_to_cine(node) -> Cine:
     """A cine from a scalar volume (a proxy of a sequence gives the whole sequence), a sequence or a browser."""
     if node is None:
-        raise InputError("no input selected: pick a cine sequence or a volume")
+        raise InputError("no input selected: load a cine, or pick a cine sequence or a volume")
     sequence, _ = sequence_of(node)
     if sequence is not None:
         return sequence_to_cine(sequence, name=node.GetName())

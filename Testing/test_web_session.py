@@ -50,7 +50,7 @@ def test_refusals_are_input_errors(session, model, cine):
     session.show_cine(cine)
     with pytest.raises(InputError, match="no model"):
         session.prepare_prediction("", "all", "cpu", False)
-    with pytest.raises(InputError, match="frames must be"):
+    with pytest.raises(InputError, match="frames must be one of"):
         session.prepare_prediction(model, "some", "cpu", False)
     with pytest.raises(InputError, match="segment the cine first"):
         session.add_to_training_set()

@@ -177,7 +177,7 @@ class CardiacSSLWidgetController:
             with slicer.util.WaitCursor():
                 result = logic.segment(p.inputVolume, model or p.model, p.frames, p.device, overwrite=overwrite)
         except OutputExistsError as exc:
-            if not overwrite and slicer.util.confirmYesNoDisplay(str(exc)):
+            if not overwrite and slicer.util.confirmYesNoDisplay(f"{exc}.\n\nReplace it?"):
                 self.onSegment(overwrite=True, model=model)
             return
         except Exception as exc:  # noqa: BLE001 - shown to the user, logged with traceback
@@ -280,18 +280,19 @@ class CardiacSSLWidgetController:
         usable, message = self._deviceCheck()
         if not usable:
             return
-        from CardiacSSLWorkflow.finetune_logic import FinetuneLogic, describe_init, init_for
+        from CardiacSSLWorkflow.finetune_logic import FinetuneLogic, describe_init
 
         p = self.parameterNode
         self._finetune = FinetuneLogic(SubprocessRunner(), python=python_executable())
         self._finetune.runner.progress.connect(self._onProgress)
         self._finetune.runner.finished.connect(self._onFinished)
         with slicer.util.tryWithErrorDisplay("Could not start fine-tuning."):
-            init = init_for(p.finetuneInit, p.model)
-            self._finetune.start(p.trainingSetFolder, init, p.finetuneName, p.finetuneSteps, p.device)
+            job = self._finetune.start_from(
+                p.finetuneInit, p.model, p.trainingSetFolder, p.finetuneName, p.finetuneSteps, p.device
+            )
             self.ui.finetuneButton.text = "Cancel fine-tuning"
             self.ui.finetuneProgressBar.setValue(0)
-            started = f"Fine-tuning from {describe_init(init)} started in a separate process."
+            started = f"Fine-tuning from {describe_init(job.init)} started in a separate process."
             self._status(f"{message} {started}" if message else started)
             self._timer.start()
 

@@ -31,43 +31,29 @@ def segment_to_folder(cine, args, out: Path) -> dict:
     """Segment ``cine`` and write segmentation, metrics, overlay and curve into ``out``; returns a summary."""
     import numpy as np
 
-    from CardiacSSLLib.inference import segment_cine
     from CardiacSSLLib.io import write_segmentation
-    from CardiacSSLLib.metrics.clinical import clinical_metrics
     from CardiacSSLLib.metrics.plots import plot_volume_curve
     from CardiacSSLLib.overlay import save_overlay_png
+    from CardiacSSLLib.segment_frames import segment_frames
 
-    frames = parse_frames(args.frames, cine.n_frames)
-    want_edes = frames == "ed-es"
-    run_frames = list(range(cine.n_frames)) if want_edes else frames
+    choice = parse_frames(args.frames, cine.n_frames)
     progress = make_progress(args, total=1, description="segment")
-    label = segment_cine(
+    found = segment_frames(
         args.model,
         cine,
-        frames=run_frames,
+        choice,
         device=args.device,
         tta=args.tta,
         cleanup=not args.no_cleanup,
+        with_metrics=True,
         progress=progress,
     )
     progress.close()
+    run_frames, out_frames, result = found.run, found.frames, found.clinical
     full = np.zeros(cine.image.shape, dtype=np.uint8)
-    full[run_frames] = label
-    summary: dict = {"input": str(args.input), "frames": run_frames, "model": args.model}
-    result = None
-    if cine.geometry.spacing_known:
-        result = clinical_metrics(full, cine.geometry, cine.trigger_times_ms, frames=run_frames)
-        summary["metrics"] = result.to_dict()
-    else:
-        summary["metrics"] = "not computed: pixel spacing unknown"
-    out_frames = run_frames
-    if want_edes:
-        if result is None:
-            from CardiacSSLLib.errors import InputError
-
-            raise InputError("ED/ES detection needs volumes, but this image has no pixel spacing")
-        out_frames = [result.ed_frame, result.es_frame]
-        summary["frames"] = out_frames
+    full[run_frames] = found.run_label
+    summary: dict = {"input": str(args.input), "frames": out_frames, "model": args.model}
+    summary["metrics"] = result.to_dict() if result is not None else "not computed: pixel spacing unknown"
     seg_label = full[out_frames] if len(out_frames) < cine.n_frames else full
     seg_cine = cine if len(out_frames) == cine.n_frames else _subset(cine, out_frames)
     if args.format == "seg.nrrd" and len(out_frames) > 1:
