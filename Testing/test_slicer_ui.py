@@ -85,7 +85,7 @@ def test_finetune_start_point_selector():
     assert combo in list(section.iter("widget")) and widgets["finetuneInitLabel"] in list(section.iter("widget"))
     assert _parameter_fields()["finetuneInit"] == "str"
     source = (PANEL / "widget.py").read_text()
-    assert "list_start_points" in source and "init_for(p.finetuneInit" in source
+    assert "list_start_points" in source and "start_from(\n                p.finetuneInit, p.model" in source
 
 
 def test_model_card_buttons_sit_beside_their_selectors():
