@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from CardiacSSLLib import labels
 from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.errors import InputError
 from CardiacSSLWorkflow import mrml_convert
@@ -178,9 +179,9 @@ class Session:
             changed = label != predicted
             slices = sorted({int(k) for k in np.nonzero(changed)[0]})
             out.update(
-                label_counts={str(v): int((label == v).sum()) for v in (1, 2, 3)},
+                label_counts={str(v): int((label == v).sum()) for v in labels.NAMES},
                 edited_voxels=int(changed.sum()),
-                edited_to={str(v): int((label[changed] == v).sum()) for v in (0, 1, 2, 3)},
+                edited_to={str(v): int((label[changed] == v).sum()) for v in (0, *labels.NAMES)},
                 edited_slices=slices,
             )
         return out

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from CardiacSSLLib.errors import InputError, OutputExistsError
+from CardiacSSLLib.method_names import method_title
 from CardiacSSLWorkflow.finetune_runner import ProcessRunner, RunResult, SubprocessRunner, finetune_command
 
 logger = logging.getLogger(__name__)
@@ -23,16 +24,6 @@ logger = logging.getLogger(__name__)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 START_SELECTED = ""  # continue training the model selected for segmentation (the default)
 START_SCRATCH = ":scratch"  # random initialisation; never a model name (those start with a letter or digit)
-METHOD_NAMES = {  # CardiacSSLLib.methods.METHODS keys as papers write them (that module imports torch)
-    "mim": "MIM",
-    "pix2rep": "Pix2Rep",
-    "pix2rep-v2": "Pix2Rep v2",
-    "ccm": "CCM",
-    "simclr": "SimCLR",
-    "pcl": "PCL",
-    "dino": "DINO",
-    "chaitanya": "Chaitanya",
-}
 
 
 @dataclass
@@ -54,7 +45,7 @@ def _method(entry) -> str:
         config = {}
     method = config.get("method") if isinstance(config, dict) else None
     method = str(method or (entry.summary or {}).get("method") or "")
-    return METHOD_NAMES.get(method.lower(), method)
+    return method_title(method)
 
 
 def _fewshot(summary: dict) -> str:

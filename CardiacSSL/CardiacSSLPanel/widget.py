@@ -95,9 +95,9 @@ class CardiacSSLWidgetController:
             self._loadCine(folder)
 
     def onLoadCineFile(self) -> None:
-        path = qt.QFileDialog.getOpenFileName(
-            None, "4D cine file", "", "Cine (*.nii *.nii.gz *.nrrd *.seq.nrrd *.h5);;All files (*)"
-        )
+        from CardiacSSLLib.suffixes import file_dialog_filter
+
+        path = qt.QFileDialog.getOpenFileName(None, "4D cine file", "", file_dialog_filter())
         if path:
             self._loadCine(path)
 

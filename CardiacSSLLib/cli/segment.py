@@ -8,11 +8,15 @@ import sys
 from pathlib import Path
 
 from CardiacSSLLib.cli.common import add_progress_args, make_progress, parse_frames, prepare_out_dir
+from CardiacSSLLib.metrics.summary_rows import FRAME_KEYS, SUMMARY_ROWS
+from CardiacSSLLib.suffixes import readable_files_text
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("segment", help="segment a short-axis cine (DICOM folder, 4D NIfTI, NRRD, frames...)")
-    p.add_argument("input", help="DICOM folder, 4D .nii/.nii.gz, .seq.nrrd, folder of 3D frames, ACDC/M&Ms folder")
+    p.add_argument(
+        "input", help=f"DICOM folder, 4D image ({readable_files_text()}), folder of 3D frames, ACDC/M&Ms folder"
+    )
     p.add_argument("--model", default="default", help="registry name (see `cardiacssl models`) or checkpoint path")
     p.add_argument("--frames", default="all", help="all | ed-es | comma list of frame indices")
     p.add_argument("--out", help="output folder (default: ./<input name>_cardiacssl)")
@@ -103,19 +107,8 @@ def print_summary(summary: dict, json_mode: bool) -> None:
     if isinstance(m, dict):
         s = m.get("summary", m)
         print(f"clinical metrics (ED frame {s.get('ed_frame')}, ES frame {s.get('es_frame')}):")
-        rows = (
-            ("LV EDV", "lv_edv_ml", "ml"),
-            ("LV ESV", "lv_esv_ml", "ml"),
-            ("LV SV", "lv_sv_ml", "ml"),
-            ("LV EF", "lv_ef_percent", "%"),
-            ("LV mass (ED)", "lv_mass_ed_g", "g"),
-            ("RV EDV", "rv_edv_ml", "ml"),
-            ("RV ESV", "rv_esv_ml", "ml"),
-            ("RV SV", "rv_sv_ml", "ml"),
-            ("RV EF", "rv_ef_percent", "%"),
-        )
-        for name, key, unit in rows:
-            v = s.get(key)
+        for key, name, unit in SUMMARY_ROWS:
+            v = None if key in FRAME_KEYS else s.get(key)  # the frames are in the heading
             if isinstance(v, (int, float)):
                 print(f"  {name:<13} {v:7.1f} {unit}")
         for note in m.get("notes", []):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from CardiacSSLLib import labels
 from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.errors import OutputExistsError
 from CardiacSSLWorkflow import mrml_convert
@@ -91,7 +92,8 @@ def paint_block(segmentation_node, segment_name: str, block: tuple[slice, slice,
 
     segment_id = segmentation_node.GetSegmentation().GetSegmentIdBySegmentName(segment_name)
     current = mrml_convert.label_from_segmentation(segmentation_node, geometry, shape)
-    mask = (current == {"LV": 1, "MYO": 2, "RV": 3}[segment_name]).astype(np.uint8)
+    value = {name: value for value, name in labels.NAMES.items()}[segment_name]
+    mask = (current == value).astype(np.uint8)
     mask[block] = 1
     image = mrml_convert._oriented_image(mask, geometry)
     segmentation = segmentation_node.GetSegmentation()
