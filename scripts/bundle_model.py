@@ -16,6 +16,8 @@ import json
 import math
 from pathlib import Path
 
+from CardiacSSLLib.engine.run_record import COMMIT_KEY, recorded_commit
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "Resources" / "Models"
 LICENSE_NOTE = (
@@ -113,7 +115,7 @@ def write_card(
         " mm (native pixels when unknown)",
         _data_line(cfg),
         f"- license: {LICENSE_NOTE if cfg.get('kind') != 'backbone' else BACKBONE_LICENSE_NOTE}",
-        f"- commit {(cfg.get('commit') or cfg.get('git_commit') or '?')[:7]}, hardware {cfg.get('hardware', '?')}, "
+        f"- commit {(recorded_commit(cfg) or '?')[:7]}, hardware {cfg.get('hardware', '?')}, "
         f"wall time {cfg.get('wall_time_s', cfg.get('wall_s', '?'))} s",
     ]
     if cfg.get("kind") == "backbone":
@@ -199,7 +201,7 @@ def main() -> None:
     if args.hardware:
         cfg["hardware"] = args.hardware
     if args.commit:
-        cfg["commit" if "commit" in cfg else "git_commit"] = args.commit
+        cfg = {k: v for k, v in cfg.items() if k != "git_commit"} | {COMMIT_KEY: args.commit}
     cfg.pop("sha256", None)
     cfg.pop("format_version", None)
     save_checkpoint(stem, state, cfg, half=True)  # fp16 on disk, loaded as fp32
