@@ -95,7 +95,7 @@ def paint_block(segmentation_node, segment_name: str, block: tuple[slice, slice,
     value = {name: value for value, name in labels.NAMES.items()}[segment_name]
     mask = (current == value).astype(np.uint8)
     mask[block] = 1
-    image = mrml_convert._oriented_image(mask, geometry)
+    image = mrml_convert.oriented_image(mask, geometry)
     segmentation = segmentation_node.GetSegmentation()
     others = [segmentation.GetNthSegmentID(i) for i in range(segmentation.GetNumberOfSegments())]
     others.remove(segment_id)  # the Segment Editor's default: painting overwrites other segments
