@@ -33,6 +33,7 @@ from CardiacSSLLib.cine import Cine, Geometry
 from CardiacSSLLib.errors import InputError
 from CardiacSSLLib.labels import LV, MYO, NAMES, RV
 from CardiacSSLLib.metrics.clinical import MYO_DENSITY_G_PER_ML
+from CardiacSSLLib.phantom_scanner import acquire
 
 # Sunnybrook SCD0000101 ImageOrientationPatient (row, column cosines): an oblique SAX plane.
 SAX_ORIENTATION = ((-0.104592, 0.346381, -0.932245), (-0.733192, -0.660188, -0.163037))
@@ -159,29 +160,6 @@ def _background(
     return img
 
 
-def _blur(vol: np.ndarray, sigma: float = 0.6) -> np.ndarray:
-    """Separable Gaussian blur over the last two axes (edge-replicated), in place-ish."""
-    radius = max(1, int(np.ceil(3 * sigma)))
-    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2).astype(np.float32)
-    k /= k.sum()
-    for axis in (-1, -2):
-        pad = [(0, 0)] * vol.ndim
-        pad[axis] = (radius, radius)
-        padded = np.pad(vol, pad, mode="edge")
-        n = vol.shape[axis]
-        out = np.multiply(padded[_along(axis, vol.ndim, 0, n)], k[0])
-        for i in range(1, len(k)):
-            out += k[i] * padded[_along(axis, vol.ndim, i, i + n)]
-        vol = out
-    return vol
-
-
-def _along(axis: int, ndim: int, start: int, stop: int) -> tuple[slice, ...]:
-    index = [slice(None)] * ndim
-    index[axis] = slice(start, stop)
-    return tuple(index)
-
-
 def _check_args(n_frames: int, n_slices: int, size: int, spacing: tuple[float, float, float], noise: float) -> None:
     if n_frames < 1 or n_slices < 1:
         raise InputError(f"a phantom needs at least one frame and one slice, got {n_frames} x {n_slices}")
@@ -280,23 +258,6 @@ def _draw_slice(image, label, model_area, z: int, grid, spacing, heart: _Heart, 
     lab[lv] = LV
 
 
-def _acquire(image: np.ndarray, rng: np.random.Generator, heart: _Heart, grid, fov, noise: float) -> np.ndarray:
-    """Smooth coil sensitivity (anterior surface coil), blur, Rician noise."""
-    xx, yy = grid
-    n_slices = image.shape[1]
-    coil_angle = heart.rv_angle + rng.uniform(-0.6, 0.6)
-    qx, qy = 0.5 * fov[0] * np.cos(coil_angle), 0.5 * fov[1] * np.sin(coil_angle)
-    field = 0.7 + 0.5 * np.exp(-((xx - qx) ** 2 + (yy - qy) ** 2) / (2.0 * (0.45 * max(fov)) ** 2))
-    slice_gain = 1.0 + 0.05 * np.cos(np.linspace(0.0, np.pi, n_slices))
-    image *= (field[None, None] * slice_gain[None, :, None, None]).astype(np.float32)
-    image = _blur(image)
-    if noise > 0:
-        real = image + rng.standard_normal(image.shape, dtype=np.float32) * np.float32(noise)
-        imag = rng.standard_normal(image.shape, dtype=np.float32) * np.float32(noise)
-        image = np.sqrt(real * real + imag * imag)
-    return image
-
-
 def _geometry(size: int, n_slices: int, spacing, oblique: bool) -> Geometry:
     """The stack centred near the scanner isocentre, in the Sunnybrook orientation unless not ``oblique``."""
     dx, dy, dz = spacing
@@ -376,7 +337,7 @@ def make_phantom(
     for z in range(n_slices):
         _draw_slice(image, label, model_area, z, (xx, yy), (dx, dy, dz), heart, walls, scale, fov)
 
-    image = _acquire(image, rng, heart, (xx, yy), fov, noise)
+    image = acquire(image, rng, heart.rv_angle, (xx, yy), fov, noise)
     # Slices were built base -> apex, but the Sunnybrook orientation's slice normal points from
     # apex to base (as in most short-axis stacks): store them apex first so the anatomy and the
     # geometry agree (slice position matters to PCL / Chaitanya partitions).
