@@ -1,4 +1,4 @@
-"""ctest entry inside Slicer: the module's workflow self-test on the phantom."""
+"""ctest entry inside Slicer: the workflow check (``workflow_check.py`` beside this file) on the phantom."""
 
 import unittest
 

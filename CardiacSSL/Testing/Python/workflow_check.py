@@ -1,4 +1,7 @@
-"""The module's end-to-end workflow as one function: Slicer's self-test and pytest both call it.
+"""The module's end-to-end workflow as one function, driving CardiacSSLWorkflow as the panel does.
+
+Test code: the ctest beside it and the module's self-test run it inside Slicer, pytest
+(Testing/test_slicer_workflow.py, the web tests) on slicer-core.
 
 Load cine -> sequence (exact geometry) -> segment with a small model -> edit the result
 as a user correction would -> add it to a training set -> fine-tune for a few steps in
