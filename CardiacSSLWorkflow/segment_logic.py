@@ -15,14 +15,7 @@ import numpy as np
 
 from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.errors import InputError, OutputExistsError
-from CardiacSSLLib.segment_frames import (  # noqa: F401 - the frame choices, re-exported for the front ends
-    FRAME_MODES,
-    FRAMES_ALL,
-    FRAMES_CURRENT,
-    FRAMES_EDES,
-    check_mode,
-    frames_to_run,
-)
+from CardiacSSLLib.segment_frames import FRAMES_CURRENT, FRAMES_EDES, check_mode, frames_to_run
 from CardiacSSLWorkflow import mrml_convert
 
 logger = logging.getLogger(__name__)

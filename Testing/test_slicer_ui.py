@@ -104,10 +104,14 @@ def test_model_card_buttons_sit_beside_their_selectors():
 
 
 def test_ui_choices_match_the_logic():
+    from CardiacSSLLib.segment_frames import FRAME_MODES
     from CardiacSSLPanel import parameters
-    from CardiacSSLWorkflow import segment_logic
 
-    assert tuple(parameters.FRAME_CHOICES) == segment_logic.FRAME_MODES
+    assert tuple(parameters.FRAME_CHOICES) == FRAME_MODES
+    tooltip = next(
+        p.findtext("string") for p in _ui_widgets()["framesSelector"].findall("property") if p.get("name") == "toolTip"
+    )
+    assert all(f"{mode}:" in tooltip for mode in FRAME_MODES)
     assert set(parameters.DEVICE_CHOICES) == {"auto", "gpu", "cpu"}
 
 
