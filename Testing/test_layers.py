@@ -49,3 +49,23 @@ def test_the_check_sees_lazy_imports(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("def f():\n    from CardiacSSLWeb.app import serve\n    import qt\n")
     assert imported_names(probe) == {"CardiacSSLWeb", "qt"}
+
+
+def test_workflow_layer_imports_without_torch():
+    """The panel lists models and start points before torch is installed: the layer must import without it."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("slicer", reason="the workflow layer is MRML-level (slicer-core)")
+    modules = sorted(
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in (ROOT / "CardiacSSLWorkflow").rglob("*.py")
+    )
+    code = (
+        f"import sys, importlib; [importlib.import_module(m) for m in {modules!r}]; "
+        "bad = [m for m in ('torch', 'monai', 'qt', 'trame') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(modules) >= 12
