@@ -21,6 +21,12 @@ SNOMED = {
     RV: ("SCT", "6600000", "Right ventricle cavity"),
 }
 
+
+def names_record() -> dict[str, str]:
+    """``{"1": "LV", "2": "MYO", "3": "RV"}``: the label names as checkpoint configs record them."""
+    return {str(value): name for value, name in NAMES.items()}
+
+
 # source value -> canonical value, per convention. Values absent from a map are errors.
 CONVENTIONS: dict[str, dict[int, int]] = {
     "canonical": {0: 0, 1: LV, 2: MYO, 3: RV},

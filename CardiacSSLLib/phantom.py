@@ -33,6 +33,7 @@ from CardiacSSLLib.cine import Cine, Geometry
 from CardiacSSLLib.errors import InputError
 from CardiacSSLLib.labels import LV, MYO, NAMES, RV
 from CardiacSSLLib.metrics.clinical import MYO_DENSITY_G_PER_ML
+from CardiacSSLLib.phantom_scanner import acquire
 
 # Sunnybrook SCD0000101 ImageOrientationPatient (row, column cosines): an oblique SAX plane.
 SAX_ORIENTATION = ((-0.104592, 0.346381, -0.932245), (-0.733192, -0.660188, -0.163037))
@@ -159,29 +160,6 @@ def _background(
     return img
 
 
-def _blur(vol: np.ndarray, sigma: float = 0.6) -> np.ndarray:
-    """Separable Gaussian blur over the last two axes (edge-replicated), in place-ish."""
-    radius = max(1, int(np.ceil(3 * sigma)))
-    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2).astype(np.float32)
-    k /= k.sum()
-    for axis in (-1, -2):
-        pad = [(0, 0)] * vol.ndim
-        pad[axis] = (radius, radius)
-        padded = np.pad(vol, pad, mode="edge")
-        n = vol.shape[axis]
-        out = np.multiply(padded[_along(axis, vol.ndim, 0, n)], k[0])
-        for i in range(1, len(k)):
-            out += k[i] * padded[_along(axis, vol.ndim, i, i + n)]
-        vol = out
-    return vol
-
-
-def _along(axis: int, ndim: int, start: int, stop: int) -> tuple[slice, ...]:
-    index = [slice(None)] * ndim
-    index[axis] = slice(start, stop)
-    return tuple(index)
-
-
 def _check_args(n_frames: int, n_slices: int, size: int, spacing: tuple[float, float, float], noise: float) -> None:
     if n_frames < 1 or n_slices < 1:
         raise InputError(f"a phantom needs at least one frame and one slice, got {n_frames} x {n_slices}")
@@ -191,6 +169,129 @@ def _check_args(n_frames: int, n_slices: int, size: int, spacing: tuple[float, f
         raise InputError(f"spacing must be three positive millimetre values (x, y, z), got {spacing}")
     if noise < 0:
         raise InputError(f"noise must be >= 0, got {noise}")
+
+
+@dataclass(frozen=True)
+class _Walls:
+    """Endocardium, volume-preserving epicardium (half ellipsoids, heart-local mm) and RV thickness per frame."""
+
+    c: np.ndarray  # contraction, (T, 1, 1)
+    a_en: np.ndarray
+    b_en: np.ndarray
+    c_en: np.ndarray
+    a_ep: np.ndarray
+    b_ep: np.ndarray
+    c_ep: np.ndarray
+    a_ep0: float
+    rv_thick: np.ndarray
+
+
+def _walls(heart: _Heart, c: np.ndarray) -> _Walls:
+    a_en = heart.a_endo * (1.0 - heart.k_radial * c)
+    b_en = heart.b_endo * (1.0 - heart.k_radial * c)
+    c_en = heart.c_endo * (1.0 - heart.k_long * c)
+    a_ep0, b_ep0, c_ep0 = heart.a_endo + heart.wall, heart.b_endo + heart.wall, heart.c_endo + heart.wall
+    c_ep = c_ep0 - heart.k_long * heart.c_endo * c
+    k_myo = a_ep0 * b_ep0 * c_ep0 - heart.a_endo * heart.b_endo * heart.c_endo
+    sigma_ep = np.sqrt((a_en * b_en * c_en + k_myo) / (a_ep0 * b_ep0 * c_ep))
+    rv_thick = heart.rv_thickness * (1.0 - heart.k_rv * c)
+    return _Walls(c, a_en, b_en, c_en, a_ep0 * sigma_ep, b_ep0 * sigma_ep, c_ep, a_ep0, rv_thick)
+
+
+def _draw_slice(image, label, model_area, z: int, grid, spacing, heart: _Heart, w: _Walls, scale: float, fov) -> None:
+    """Background, then fat, RV, myocardium and LV (with papillary muscles) of slice ``z``, in place."""
+    xx, yy = grid
+    dx, dy, dz = spacing
+    size, n_slices = image.shape[-1], image.shape[1]
+    s = (z + 0.3) * dz
+    image[:, z] = _background(xx, yy, s, n_slices * dz, heart, scale, fov)[None]
+    extent = w.a_ep0 + heart.rv_thickness + 12.0 * scale  # heart crop half-size, mm
+    hr, wr = int(np.ceil(extent / dy)) + 2, int(np.ceil(extent / dx)) + 2
+    cx = heart.centre[0] + heart.tilt[0] * s
+    cy = heart.centre[1] + heart.tilt[1] * s
+    ci = int(round(cy / dy + (size - 1) / 2.0))
+    cj = int(round(cx / dx + (size - 1) / 2.0))
+    i0, i1, j0, j1 = max(0, ci - hr), min(size, ci + hr + 1), max(0, cj - wr), min(size, cj + wr + 1)
+    if i0 >= i1 or j0 >= j1:
+        return
+    px, py = xx[i0:i1, j0:j1] - cx, yy[i0:i1, j0:j1] - cy
+    r, phi = np.hypot(px, py), np.arctan2(py, px)
+
+    f_en = np.sqrt(np.clip(1.0 - (s / w.c_en) ** 2, 0.0, None))  # (T, 1, 1)
+    f_ep = np.sqrt(np.clip(1.0 - (s / w.c_ep) ** 2, 0.0, None))
+    r_en = _ellipse_radius(phi, w.a_en * f_en, w.b_en * f_en, heart.psi) * (f_en > 0)
+    r_ep = _ellipse_radius(phi, w.a_ep * f_ep, w.b_ep * f_ep, heart.psi) * (f_ep > 0)
+    model_area["LV"][:, z] = (np.pi * w.a_en * w.b_en * f_en**2).ravel()
+    model_area["MYO"][:, z] = (np.pi * (w.a_ep * w.b_ep * f_ep**2 - w.a_en * w.b_en * f_en**2)).ravel()
+
+    g_rv = np.sqrt(max(0.0, 1.0 - (s / heart.rv_length) ** 2))
+    half = heart.rv_halfwidth * (0.55 + 0.45 * g_rv) * (1.0 - 0.1 * w.c)
+    delta = np.angle(np.exp(1j * (phi - heart.rv_angle)))
+    taper = np.cos(0.5 * np.pi * np.clip(np.abs(delta) / half, 0.0, 1.0)) ** 0.7
+    rv_outer = r_ep + w.rv_thick * g_rv * taper
+    in_rv_arc = (np.abs(delta) < half) & (g_rv > 0)
+
+    lv = r <= r_en
+    myo = (r <= r_ep) & ~lv
+    rv = (r > r_ep) & (r <= rv_outer) & in_rv_arc & (f_ep > 0)
+    free_wall = (r > rv_outer) & (r <= rv_outer + 3.0 * scale) & in_rv_arc & (f_ep > 0) & (g_rv > 0)
+    heart_outer = np.where(in_rv_arc, rv_outer + 3.0 * scale, r_ep)
+    fat_band = (r > heart_outer) & (r <= heart_outer + 3.5 * scale) & (f_ep > 0)
+    epi_fat = fat_band & (np.cos(phi - heart.rv_angle + 0.5) > -0.2)  # AV groove and RV free wall
+    pap = np.zeros_like(lv)
+    if 0.25 < s / heart.c_endo < 0.75:
+        for offset in (2.4, -2.4):
+            ang = heart.rv_angle + offset
+            rad = 0.55 * r_en.max(axis=(1, 2), keepdims=True)
+            pap |= np.hypot(px - rad * np.cos(ang), py - rad * np.sin(ang)) <= 3.2 * scale
+        pap &= lv
+
+    crop = image[:, z, i0:i1, j0:j1]
+    crop[...] = np.where(epi_fat, _I_EPI_FAT, crop)
+    crop[...] = np.where(free_wall, _I_MYO, crop)
+    crop[...] = np.where(rv, _I_RV_BLOOD, crop)
+    crop[...] = np.where(myo, _I_MYO, crop)
+    crop[...] = np.where(lv, np.where(pap, _I_PAPILLARY, _I_LV_BLOOD), crop)
+    lab = label[:, z, i0:i1, j0:j1]
+    lab[rv] = RV
+    lab[myo] = MYO
+    lab[lv] = LV
+
+
+def _geometry(size: int, n_slices: int, spacing, oblique: bool) -> Geometry:
+    """The stack centred near the scanner isocentre, in the Sunnybrook orientation unless not ``oblique``."""
+    dx, dy, dz = spacing
+    direction = sax_direction() if oblique else Geometry().direction
+    dmat = np.asarray(direction).reshape(3, 3)
+    centre_world = np.array([12.0, 38.0, 45.0])  # heart near the scanner isocentre, LPS mm
+    half_extent = np.array([dx * (size - 1), dy * (size - 1), dz * (n_slices - 1)]) / 2.0
+    origin = centre_world - dmat @ half_extent
+    return Geometry(spacing=(dx, dy, dz), origin=tuple(float(v) for v in origin), direction=direction)
+
+
+def _truth(label: np.ndarray, model_area: dict, geometry: Geometry, dz: float) -> dict:
+    """Volumes, ED/ES, EF and LV mass of the drawn labels (what ``cine.meta`` promises)."""
+    dx, dy, _ = geometry.spacing
+    voxel_ml = dx * dy * dz / 1000.0
+    counts = {name: (label == value).sum(axis=(1, 2, 3)) * voxel_ml for value, name in NAMES.items()}
+    lv_ml = counts["LV"]
+    rv_ml = counts["RV"]
+    ed = int(np.argmax(lv_ml))
+    es = int(np.argmin(lv_ml)) if label.shape[0] > 1 else None
+
+    def ef(vol: np.ndarray) -> float:
+        return float(100.0 * (vol[ed] - vol[es]) / vol[ed]) if es is not None and vol[ed] > 0 else float("nan")
+
+    return {
+        "ed_frame": ed,
+        "es_frame": es,
+        "volumes_ml": {name: [float(v) for v in vol] for name, vol in counts.items()},
+        "model_volumes_ml": {
+            name: [float(v) for v in area.sum(axis=1) * dz / 1000.0] for name, area in model_area.items()
+        },
+        "ef_percent": {"LV": ef(lv_ml), "RV": ef(rv_ml)},
+        "lv_mass_ed_g": float(counts["MYO"][ed] * MYO_DENSITY_G_PER_ML),
+    }
 
 
 def make_phantom(
@@ -220,133 +321,35 @@ def make_phantom(
     dx, dy, dz = (float(v) for v in spacing)
     fov = (size * dx, size * dy)
     scale = min(1.0, min(fov) / _REFERENCE_FOV_MM)
-    slab = n_slices * dz
-    heart = _random_heart(rng, scale, slab)
+    heart = _random_heart(rng, scale, n_slices * dz)
 
     es_index = int(round(_ES_PHASE * n_frames))  # put ES exactly on a frame when the cycle allows
     es_phase = es_index / n_frames if 0.3 <= es_index / n_frames <= 0.5 else _ES_PHASE
     c = contraction(np.arange(n_frames) / n_frames, es_phase)[:, None, None]  # (T, 1, 1)
-
-    # Endocardium and volume-preserving epicardium (half ellipsoids, heart-local mm).
-    a_en = heart.a_endo * (1.0 - heart.k_radial * c)
-    b_en = heart.b_endo * (1.0 - heart.k_radial * c)
-    c_en = heart.c_endo * (1.0 - heart.k_long * c)
-    a_ep0, b_ep0, c_ep0 = heart.a_endo + heart.wall, heart.b_endo + heart.wall, heart.c_endo + heart.wall
-    c_ep = c_ep0 - heart.k_long * heart.c_endo * c
-    k_myo = a_ep0 * b_ep0 * c_ep0 - heart.a_endo * heart.b_endo * heart.c_endo
-    sigma_ep = np.sqrt((a_en * b_en * c_en + k_myo) / (a_ep0 * b_ep0 * c_ep))
-    a_ep, b_ep = a_ep0 * sigma_ep, b_ep0 * sigma_ep
-    rv_thick = heart.rv_thickness * (1.0 - heart.k_rv * c)
+    walls = _walls(heart, c)
 
     ys = (np.arange(size) - (size - 1) / 2.0) * dy
     xs = (np.arange(size) - (size - 1) / 2.0) * dx
     yy, xx = np.meshgrid(ys, xs, indexing="ij")
-    extent = a_ep0 + heart.rv_thickness + 12.0 * scale  # heart crop half-size, mm
-    hr, wr = int(np.ceil(extent / dy)) + 2, int(np.ceil(extent / dx)) + 2
-
     image = np.empty((n_frames, n_slices, size, size), dtype=np.float32)
     label = np.zeros((n_frames, n_slices, size, size), dtype=np.uint8)
     model_area = {name: np.zeros((n_frames, n_slices)) for name in ("LV", "MYO")}
     for z in range(n_slices):
-        s = (z + 0.3) * dz
-        image[:, z] = _background(xx, yy, s, slab, heart, scale, fov)[None]
-        cx = heart.centre[0] + heart.tilt[0] * s
-        cy = heart.centre[1] + heart.tilt[1] * s
-        ci = int(round(cy / dy + (size - 1) / 2.0))
-        cj = int(round(cx / dx + (size - 1) / 2.0))
-        i0, i1, j0, j1 = max(0, ci - hr), min(size, ci + hr + 1), max(0, cj - wr), min(size, cj + wr + 1)
-        if i0 >= i1 or j0 >= j1:
-            continue
-        px, py = xx[i0:i1, j0:j1] - cx, yy[i0:i1, j0:j1] - cy
-        r, phi = np.hypot(px, py), np.arctan2(py, px)
+        _draw_slice(image, label, model_area, z, (xx, yy), (dx, dy, dz), heart, walls, scale, fov)
 
-        f_en = np.sqrt(np.clip(1.0 - (s / c_en) ** 2, 0.0, None))  # (T, 1, 1)
-        f_ep = np.sqrt(np.clip(1.0 - (s / c_ep) ** 2, 0.0, None))
-        r_en = _ellipse_radius(phi, a_en * f_en, b_en * f_en, heart.psi) * (f_en > 0)
-        r_ep = _ellipse_radius(phi, a_ep * f_ep, b_ep * f_ep, heart.psi) * (f_ep > 0)
-        model_area["LV"][:, z] = (np.pi * a_en * b_en * f_en**2).ravel()
-        model_area["MYO"][:, z] = (np.pi * (a_ep * b_ep * f_ep**2 - a_en * b_en * f_en**2)).ravel()
-
-        g_rv = np.sqrt(max(0.0, 1.0 - (s / heart.rv_length) ** 2))
-        half = heart.rv_halfwidth * (0.55 + 0.45 * g_rv) * (1.0 - 0.1 * c)
-        delta = np.angle(np.exp(1j * (phi - heart.rv_angle)))
-        w = np.cos(0.5 * np.pi * np.clip(np.abs(delta) / half, 0.0, 1.0)) ** 0.7
-        rv_outer = r_ep + rv_thick * g_rv * w
-        in_rv_arc = (np.abs(delta) < half) & (g_rv > 0)
-
-        lv = r <= r_en
-        myo = (r <= r_ep) & ~lv
-        rv = (r > r_ep) & (r <= rv_outer) & in_rv_arc & (f_ep > 0)
-        free_wall = (r > rv_outer) & (r <= rv_outer + 3.0 * scale) & in_rv_arc & (f_ep > 0) & (g_rv > 0)
-        heart_outer = np.where(in_rv_arc, rv_outer + 3.0 * scale, r_ep)
-        fat_band = (r > heart_outer) & (r <= heart_outer + 3.5 * scale) & (f_ep > 0)
-        epi_fat = fat_band & (np.cos(phi - heart.rv_angle + 0.5) > -0.2)  # AV groove and RV free wall
-        pap = np.zeros_like(lv)
-        if 0.25 < s / heart.c_endo < 0.75:
-            for offset in (2.4, -2.4):
-                ang = heart.rv_angle + offset
-                rad = 0.55 * r_en.max(axis=(1, 2), keepdims=True)
-                pap |= np.hypot(px - rad * np.cos(ang), py - rad * np.sin(ang)) <= 3.2 * scale
-            pap &= lv
-
-        crop = image[:, z, i0:i1, j0:j1]
-        crop[...] = np.where(epi_fat, _I_EPI_FAT, crop)
-        crop[...] = np.where(free_wall, _I_MYO, crop)
-        crop[...] = np.where(rv, _I_RV_BLOOD, crop)
-        crop[...] = np.where(myo, _I_MYO, crop)
-        crop[...] = np.where(lv, np.where(pap, _I_PAPILLARY, _I_LV_BLOOD), crop)
-        lab = label[:, z, i0:i1, j0:j1]
-        lab[rv] = RV
-        lab[myo] = MYO
-        lab[lv] = LV
-
-    # Smooth coil sensitivity (anterior surface coil), blur, Rician noise.
-    coil_angle = heart.rv_angle + rng.uniform(-0.6, 0.6)
-    qx, qy = 0.5 * fov[0] * np.cos(coil_angle), 0.5 * fov[1] * np.sin(coil_angle)
-    field = 0.7 + 0.5 * np.exp(-((xx - qx) ** 2 + (yy - qy) ** 2) / (2.0 * (0.45 * max(fov)) ** 2))
-    slice_gain = 1.0 + 0.05 * np.cos(np.linspace(0.0, np.pi, n_slices))
-    image *= (field[None, None] * slice_gain[None, :, None, None]).astype(np.float32)
-    image = _blur(image)
-    if noise > 0:
-        real = image + rng.standard_normal(image.shape, dtype=np.float32) * np.float32(noise)
-        imag = rng.standard_normal(image.shape, dtype=np.float32) * np.float32(noise)
-        image = np.sqrt(real * real + imag * imag)
-
+    image = acquire(image, rng, heart.rv_angle, (xx, yy), fov, noise)
     # Slices were built base -> apex, but the Sunnybrook orientation's slice normal points from
     # apex to base (as in most short-axis stacks): store them apex first so the anatomy and the
     # geometry agree (slice position matters to PCL / Chaitanya partitions).
     image = np.ascontiguousarray(image[:, ::-1])
     label = np.ascontiguousarray(label[:, ::-1])
-    direction = sax_direction() if oblique else Geometry().direction
-    dmat = np.asarray(direction).reshape(3, 3)
-    centre_world = np.array([12.0, 38.0, 45.0])  # heart near the scanner isocentre, LPS mm
-    half_extent = np.array([dx * (size - 1), dy * (size - 1), dz * (n_slices - 1)]) / 2.0
-    origin = centre_world - dmat @ half_extent
-    geometry = Geometry(spacing=(dx, dy, dz), origin=tuple(float(v) for v in origin), direction=direction)
-
-    voxel_ml = dx * dy * dz / 1000.0
-    counts = {name: (label == value).sum(axis=(1, 2, 3)) * voxel_ml for value, name in NAMES.items()}
-    lv_ml = counts["LV"]
-    rv_ml = counts["RV"]
-    ed = int(np.argmax(lv_ml))
-    es = int(np.argmin(lv_ml)) if n_frames > 1 else None
-
-    def ef(vol: np.ndarray) -> float:
-        return float(100.0 * (vol[ed] - vol[es]) / vol[ed]) if es is not None and vol[ed] > 0 else float("nan")
-
+    geometry = _geometry(size, n_slices, (dx, dy, dz), oblique)
     meta = {
         "generator": "CardiacSSLLib.phantom.make_phantom",
         "seed": int(seed),
         "rr_ms": float(rr_ms),
         "es_phase_design": float(es_phase),
-        "ed_frame": ed,
-        "es_frame": es,
-        "volumes_ml": {name: [float(v) for v in vol] for name, vol in counts.items()},
-        "model_volumes_ml": {
-            name: [float(v) for v in area.sum(axis=1) * dz / 1000.0] for name, area in model_area.items()
-        },
-        "ef_percent": {"LV": ef(lv_ml), "RV": ef(rv_ml)},
-        "lv_mass_ed_g": float(counts["MYO"][ed] * MYO_DENSITY_G_PER_ML),
+        **_truth(label, model_area, geometry, dz),
         "anatomy_scale": float(scale),
     }
     return Cine(

@@ -1,7 +1,7 @@
 """The web app: a trame server, trame-slicer's views and segment editor, and the CardiacSSL panels.
 
 Every MRML change happens on the server's event loop; reading files and inference run in
-worker threads and fine-tuning in a separate process (CardiacSSLLogic's runner), so the
+worker threads and fine-tuning in a separate process (CardiacSSLWorkflow's runner), so the
 page never blocks. ``GET /cardiacssl/status`` returns a JSON summary (tests, monitoring).
 """
 

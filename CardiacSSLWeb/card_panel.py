@@ -14,7 +14,7 @@ class CardPanel:
 
     def show(self, name: str | None) -> None:
         """Open the dialog on ``name``'s card (a registry name or checkpoint path); a failure is a message."""
-        from CardiacSSLLogic.model_card import model_card
+        from CardiacSSLWorkflow.model_card import model_card
 
         text = self.page.guarded("showing the model card", model_card, name)
         if text is not None:
@@ -27,7 +27,7 @@ class CardPanel:
 
     def on_start_card(self) -> None:
         """The card of the "Start from" choice: the selected model or a backbone; scratch has none."""
-        from CardiacSSLLogic.finetune_logic import START_SCRATCH, init_for
+        from CardiacSSLWorkflow.finetune_logic import START_SCRATCH, init_for
 
         if self.state.c_ft_init == START_SCRATCH:
             self.page.message("scratch: random initialisation, no pretrained weights and no card", "info")

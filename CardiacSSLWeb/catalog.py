@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from CardiacSSLLib.errors import InputError
+from CardiacSSLLib.suffixes import CINE_FILE_SUFFIXES, DICOM_SUFFIXES, has_suffix
 
-VOLUME_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".seq.nrrd", ".mha", ".mhd", ".h5")
-DICOM_SUFFIXES = (".dcm", ".ima")
 MAX_DEPTH = 3
 MAX_ENTRIES = 2000
 
@@ -22,11 +21,6 @@ class CineEntry:
     @property
     def title(self) -> str:
         return f"{self.path.name} ({self.kind})"
-
-
-def _has_suffix(name: str, suffixes: tuple[str, ...]) -> bool:
-    lower = name.lower()
-    return any(lower.endswith(s) for s in suffixes)
 
 
 def list_cines(folder: str | os.PathLike) -> list[CineEntry]:
@@ -42,9 +36,9 @@ def list_cines(folder: str | os.PathLike) -> list[CineEntry]:
         seen += len(files)
         if seen > MAX_ENTRIES * 50:
             break
-        if any(_has_suffix(f, DICOM_SUFFIXES) for f in files):
+        if any(has_suffix(f, DICOM_SUFFIXES) for f in files):
             found.append(CineEntry(Path(current), "dicom"))
-        found.extend(CineEntry(Path(current) / f, "volume") for f in files if _has_suffix(f, VOLUME_SUFFIXES))
+        found.extend(CineEntry(Path(current) / f, "volume") for f in files if has_suffix(f, CINE_FILE_SUFFIXES))
         if len(found) >= MAX_ENTRIES:
             break
     if not found:

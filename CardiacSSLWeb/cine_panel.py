@@ -73,7 +73,7 @@ class CinePanel:
 
     def show_volume(self, volume_node) -> None:
         """Show the cine in its own short-axis plane (slice normal = the stack axis), centred and fitted."""
-        from CardiacSSLLogic import mrml_convert
+        from CardiacSSLWorkflow import mrml_convert
 
         cine = self.session.cine
         m = mrml_convert.ijk_to_ras(cine.geometry)

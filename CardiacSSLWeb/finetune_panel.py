@@ -24,7 +24,7 @@ class FinetunePanel:
 
     def refresh_inits(self) -> None:
         """The "Start from" list (selected model, backbones, scratch) of the module's logic; keep the choice."""
-        from CardiacSSLLogic.finetune_logic import START_SELECTED, list_start_points
+        from CardiacSSLWorkflow.finetune_logic import START_SELECTED, list_start_points
 
         choices = self.page.guarded("listing the start points", list_start_points) or []
         items = [{"title": c.label, "value": c.value} for c in choices]
@@ -35,7 +35,7 @@ class FinetunePanel:
 
     def on_finetune(self) -> None:
         """Start the worker process; returns at once (the run is watched by a task)."""
-        from CardiacSSLLogic.finetune_logic import describe_init
+        from CardiacSSLWorkflow.finetune_logic import describe_init
 
         if self.session.finetune.runner.is_running():
             self.page.message("a fine-tuning run is already in progress", "warning")
@@ -95,7 +95,7 @@ class FinetunePanel:
             )
 
     def _finished(self, result) -> None:
-        from CardiacSSLLogic.finetune_logic import FinetuneLogic
+        from CardiacSSLWorkflow.finetune_logic import FinetuneLogic
 
         summary = FinetuneLogic.summary(result)
         kind = "success" if result.ok else ("info" if result.state.value == "cancelled" else "error")

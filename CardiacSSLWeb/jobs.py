@@ -1,6 +1,6 @@
 """Long work off the page's event loop: inference in a thread, fine-tuning in a process.
 
-The fine-tune process runner (CardiacSSLLogic) is polled from an asyncio task; its events
+The fine-tune process runner (CardiacSSLWorkflow) is polled from an asyncio task; its events
 arrive in the event loop's thread, where the page state and MRML may be touched.
 """
 

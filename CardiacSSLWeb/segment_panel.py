@@ -6,6 +6,7 @@ import asyncio
 import time
 from pathlib import Path
 
+from CardiacSSLLib.errors import OutputExistsError
 from CardiacSSLWeb.jobs import in_thread
 from CardiacSSLWeb.page import Page
 from CardiacSSLWeb.session import Session
@@ -30,7 +31,7 @@ class SegmentPanel:
     def refresh_models(self, select: str | None = None) -> None:
         """Registry models (bundled, user) plus the checkpoints given with --model; keep or pick a selection."""
         from CardiacSSLLib.registry import default_model_name
-        from CardiacSSLLogic.segment_logic import list_models
+        from CardiacSSLWorkflow.segment_logic import list_models
 
         items = [{"title": m.label, "value": m.name} for m in list_models()]
         items += [{"title": f"{Path(p).name} (file)", "value": str(p)} for p in self.config.models]
@@ -50,9 +51,12 @@ class SegmentPanel:
         async with self.page.task("segmenting") as ok:
             if not ok:
                 return
-            job = self.session.prepare_prediction(
-                self.state.c_model, self.state.c_frames_mode, self.state.c_device, bool(self.state.c_replace)
-            )
+            try:
+                job = self.session.prepare_prediction(
+                    self.state.c_model, self.state.c_frames_mode, self.state.c_device, bool(self.state.c_replace)
+                )
+            except OutputExistsError as exc:  # the module asks in a dialog; the page has a tick box
+                raise OutputExistsError(f"{exc}: tick 'replace' to do so") from exc
             self.state.c_busy_text = f"segmenting {len(job.frames)} frame(s) with {Path(str(job.model)).name}"
             self.state.flush()
             t0 = time.monotonic()

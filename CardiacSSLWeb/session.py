@@ -1,4 +1,4 @@
-"""One cine in the MRML scene and the workflow steps on it, all done by CardiacSSLLogic.
+"""One cine in the MRML scene and the workflow steps on it, all done by CardiacSSLWorkflow.
 
 No trame here: the app calls these methods on its event loop (MRML is not thread-safe);
 only :meth:`Session.predict` is safe to run in a worker thread (pure CardiacSSLLib).
@@ -9,46 +9,20 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from CardiacSSLLib import labels
 from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.errors import InputError
-from CardiacSSLWeb.paths import ensure_logic_importable
-
-ensure_logic_importable()
-
-from CardiacSSLLogic import mrml_convert  # noqa: E402
-from CardiacSSLLogic.finetune_logic import START_SELECTED, FinetuneLogic, init_for  # noqa: E402
-from CardiacSSLLogic.metrics_logic import MetricsLogic, MetricsResult  # noqa: E402
-from CardiacSSLLogic.segment_logic import (  # noqa: E402
-    FRAMES_ALL,
-    FRAMES_CURRENT,
-    FRAMES_EDES,
-    Prediction,
-    SegmentationResult,
-    SegmentLogic,
-)
-from CardiacSSLLogic.trainingset_logic import TrainingSetLogic  # noqa: E402
+from CardiacSSLWorkflow import mrml_convert
+from CardiacSSLWorkflow.finetune_logic import START_SELECTED, FinetuneLogic
+from CardiacSSLWorkflow.metrics_logic import MetricsLogic, MetricsResult
+from CardiacSSLWorkflow.segment_logic import Prediction, SegmentationResult, SegmentLogic, SegmentRequest
+from CardiacSSLWorkflow.trainingset_logic import TrainingSetLogic
 
 logger = logging.getLogger(__name__)
-
-FRAME_CHOICES = (FRAMES_CURRENT, FRAMES_EDES, FRAMES_ALL)  # the module's modes
-
-
-@dataclass
-class PredictJob:
-    """What :meth:`Session.predict` needs, taken from the scene on the event loop."""
-
-    input_node: object
-    cine: Cine
-    frames: list[int]  # frames to run inference on (all of them for ED + ES)
-    mode: str  # one of FRAME_CHOICES
-    model: str
-    device: str
-    replace: bool = False
 
 
 class Session:
@@ -95,34 +69,20 @@ class Session:
 
     # --- segmentation ------------------------------------------------------------------
 
-    def prepare_prediction(self, model: str, frames: str, device: str, replace: bool) -> PredictJob:
-        """Checks and inputs for a run; refuses to replace a result (and its corrections) unless ``replace``."""
-        node = self.input_node
-        if node is None:
-            raise InputError("load a cine first")
-        if not model:
-            raise InputError("no model selected: pick one from the list")
-        if frames not in FRAME_CHOICES:
-            raise InputError(f"frames must be one of {', '.join(FRAME_CHOICES)}")
-        previous = self.segment_logic.existing_segmentation(node)
-        if previous is not None and not replace:
-            raise InputError("this cine already has a segmentation: tick 'replace' to discard it and its corrections")
-        cine = self.segment_logic.input_cine(node)
-        run = self.segment_logic.frames_to_run(frames, cine, self.current_frame())
-        return PredictJob(node, cine, run, frames, model, device, replace)
+    def prepare_prediction(self, model: str, frames: str, device: str, replace: bool) -> SegmentRequest:
+        """The module's checks and inputs for a run (it refuses to replace a result unless ``replace``)."""
+        return self.segment_logic.prepare(self.input_node, model, frames, device, overwrite=replace)
 
     @staticmethod
-    def predict(job: PredictJob, progress=None, cancel=None) -> Prediction:
+    def predict(job: SegmentRequest, progress=None, cancel=None) -> Prediction:
         """Inference only (the module's MRML-free step, ED/ES choice included): safe in a worker thread."""
-        return SegmentLogic.predict(
-            job.cine, job.model, job.frames, job.mode, job.device, progress=progress, cancel=cancel
-        )
+        return SegmentLogic.predict_request(job, progress=progress, cancel=cancel)
 
-    def add_prediction(self, job: PredictJob, prediction: Prediction) -> SegmentationResult:
+    def add_prediction(self, job: SegmentRequest, prediction: Prediction) -> SegmentationResult:
         """Put a finished prediction into the scene as the module does (replacing an earlier one if asked)."""
-        # SegmentLogic.segment() = predict() + add_result(); the web app runs predict() in a worker
-        # thread and this MRML step on its event loop.
-        self.result = self.segment_logic.add_result(job.input_node, prediction, overwrite=job.replace)
+        # SegmentLogic.segment() = prepare() + predict() + add_result(); the web app runs predict() in a
+        # worker thread and the MRML steps on its event loop.
+        self.result = self.segment_logic.add_result(job.input_node, prediction, overwrite=job.overwrite)
         self.predicted = {f: np.asarray(prediction.label[i]).copy() for i, f in enumerate(prediction.frames)}
         self.metrics = None
         return self.result
@@ -158,8 +118,7 @@ class Session:
         start: str = START_SELECTED,
     ):
         """Fine-tune from ``start`` (a ``list_start_points`` value; default: continue training ``model``)."""
-        init = init_for(start, model)
-        return self.finetune.start(self.training_set.folder, init, name, steps, device, extra=extra)
+        return self.finetune.start_from(start, model, self.training_set.folder, name, steps, device, extra=extra)
 
     def compute_metrics(self) -> MetricsResult:
         previous = self.metrics
@@ -220,9 +179,9 @@ class Session:
             changed = label != predicted
             slices = sorted({int(k) for k in np.nonzero(changed)[0]})
             out.update(
-                label_counts={str(v): int((label == v).sum()) for v in (1, 2, 3)},
+                label_counts={str(v): int((label == v).sum()) for v in labels.NAMES},
                 edited_voxels=int(changed.sum()),
-                edited_to={str(v): int((label[changed] == v).sum()) for v in (0, 1, 2, 3)},
+                edited_to={str(v): int((label[changed] == v).sum()) for v in (0, *labels.NAMES)},
                 edited_slices=slices,
             )
         return out

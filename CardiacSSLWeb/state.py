@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from CardiacSSLLib import labels
+
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -63,5 +65,5 @@ DEFAULTS = {
     "c_seg_filename": "segmentation.nii.gz",
 }
 
-SEGMENTS = ("LV", "MYO", "RV")
+SEGMENTS = tuple(labels.NAMES.values())  # the segments the editor paints
 TOOLS = ("Paint", "Erase", "Scissors", "Islands")

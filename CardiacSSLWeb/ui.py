@@ -16,6 +16,7 @@ from trame_slicer.app.ui import (
     ViewerLayout,
 )
 
+from CardiacSSLLib.segment_frames import FRAMES_ALL, FRAMES_CURRENT, FRAMES_EDES
 from CardiacSSLWeb.editor_panel import EDITOR_TOOL
 from CardiacSSLWeb.state import SEGMENTS, TOOLS
 
@@ -81,6 +82,19 @@ def build_page(server, layout_manager, app) -> ViewerLayout:
 
 
 def _panel(app) -> None:
+    """The right-hand panel: status line, then one section per step of the workflow."""
+    _status(app)
+    _cine_section(app)
+    _segment_section(app)
+    _correct_section(app)
+    _training_set_section(app)
+    _finetune_section(app)
+    _metrics_section(app)
+    _download_section(app)
+
+
+def _status(app) -> None:
+    """Busy bar with Stop, and the message line."""
     v3.VProgressLinear(v_if=("c_busy",), indeterminate=True, color="primary", id="busy")
     with html.Div(v_if=("c_busy",), classes="d-flex align-center"):
         html.Div("{{ c_busy_text }}", classes="text-caption", id="busy-text")
@@ -98,6 +112,8 @@ def _panel(app) -> None:
         click_close="c_message = ''",
     )
 
+
+def _cine_section(app) -> None:
     _section("1. Cine")
     with html.Div(classes="d-flex align-center"):
         v3.VTextField(v_model=("c_data_dir",), label="Data folder", density="compact", hide_details=True, id="data-dir")
@@ -124,6 +140,8 @@ def _panel(app) -> None:
                 density="compact",
             )
 
+
+def _segment_section(app) -> None:
     _section("2. Segment")
     with html.Div(classes="d-flex align-center"):
         v3.VSelect(
@@ -132,12 +150,14 @@ def _panel(app) -> None:
         _card_button(app.cards.on_model_card, "c_busy || !c_model", "model-card-btn")
     with html.Div(classes="d-flex align-center"):
         with v3.VBtnToggle(v_model=("c_frames_mode",), mandatory=True, density="compact", divided=True):
-            v3.VBtn("all frames", value="all", id="frames-all")
-            v3.VBtn("ED + ES", value="ed-es", id="frames-edes")
-            v3.VBtn("this frame", value="current", id="frames-current")
+            v3.VBtn("all frames", value=FRAMES_ALL, id="frames-all")
+            v3.VBtn("ED + ES", value=FRAMES_EDES, id="frames-edes")
+            v3.VBtn("this frame", value=FRAMES_CURRENT, id="frames-current")
         v3.VCheckbox(v_model=("c_replace",), label="replace", density="compact", hide_details=True, id="replace")
     v3.VBtn("Segment", click=app.segment.on_segment, disabled=("c_busy || !c_loaded",), block=True, id="segment-btn")
 
+
+def _correct_section(app) -> None:
     _section("3. Correct")
     with html.Div(v_if=("c_segmented",)):
         with v3.VBtnToggle(v_model=("c_active_segment",), mandatory=True, density="compact", divided=True):
@@ -151,6 +171,8 @@ def _panel(app) -> None:
             v3.VBtn("Redo", click=app.editor.on_redo, size="small", classes="ml-1", id="redo-btn")
     html.Div("Segment first, then paint corrections in the view.", v_if=("!c_segmented",), classes="text-caption")
 
+
+def _training_set_section(app) -> None:
     _section("4. Training set")
     v3.VBtn(
         "Add this frame",
@@ -161,6 +183,8 @@ def _panel(app) -> None:
     )
     html.Div("{{ c_cases }} case(s) in the training set", classes="text-caption", id="cases-text")
 
+
+def _finetune_section(app) -> None:
     _section("5. Fine-tune")
     with html.Div(classes="d-flex align-center mb-1"):
         v3.VSelect(
@@ -193,6 +217,8 @@ def _panel(app) -> None:
     html.Div("{{ c_ft_text }}", classes="text-caption", id="ft-text")
     html.Div(v_html=("c_loss_svg",), id="loss-plot")
 
+
+def _metrics_section(app) -> None:
     _section("6. Metrics")
     v3.VBtn(
         "Compute metrics",
@@ -208,6 +234,8 @@ def _panel(app) -> None:
             html.Td("{{ row.unit }}")
     html.Div(v_html=("c_curve_svg",), id="volume-curve")
 
+
+def _download_section(app) -> None:
     _section("7. Download")
     with html.Div(classes="d-flex"):
         v3.VBtn(

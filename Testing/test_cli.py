@@ -74,6 +74,24 @@ def test_segment_seg_nrrd_per_frame_and_json_progress(tmp_path, model, cine_file
     assert any(e["event"] == "step" for e in lines)
 
 
+def test_segment_ed_es_writes_the_two_frames_the_volume_curve_picks(tmp_path, monkeypatch, capsys):
+    """``--frames ed-es`` goes through the library's frame choice (inference replaced by the truth)."""
+    import CardiacSSLLib.inference as inference
+    from CardiacSSLLib.metrics.clinical import clinical_metrics
+
+    cine = small_phantom(n_frames=5, n_slices=3, size=48)
+    path = write_cine(cine, tmp_path / "cine.nii.gz")
+    monkeypatch.setattr(inference, "segment_cine", lambda model, c, frames=None, **kw: cine.label[list(frames)])
+    out = tmp_path / "edes"
+    assert main(["segment", str(path), "--frames", "ed-es", "--out", str(out), "--json-progress"]) == 0
+    truth = clinical_metrics(cine.label, cine.geometry, cine.trigger_times_ms)
+    done = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert done["frames"] == [truth.ed_frame, truth.es_frame] and truth.ed_frame != truth.es_frame
+    label, _ = load_label_file(out / "segmentation.nii.gz")
+    np.testing.assert_array_equal(label, cine.label[[truth.ed_frame, truth.es_frame]])
+    assert done["metrics"]["summary"]["ed_frame"] == truth.ed_frame
+
+
 def _bad_inputs(tmp: Path) -> dict[str, Path]:
     (tmp / "empty").mkdir()
     (tmp / "notdicom").mkdir()

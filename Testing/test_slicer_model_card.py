@@ -9,7 +9,7 @@ import pytest
 
 from CardiacSSLLib.errors import InputError, ModelError
 from CardiacSSLLib.registry import bundled_dir, resolve
-from CardiacSSLLogic.model_card import model_card
+from CardiacSSLWorkflow.model_card import model_card
 from helpers import tiny_checkpoint
 
 BUNDLED = "acdc-unet16-scratch"

@@ -9,7 +9,7 @@ slicer = pytest.importorskip("slicer", reason="slicer-core is needed for the MRM
 
 from CardiacSSLLib.cine import Cine, Geometry  # noqa: E402
 from CardiacSSLLib.errors import InputError  # noqa: E402
-from CardiacSSLLogic import mrml_convert  # noqa: E402
+from CardiacSSLWorkflow import mrml_convert  # noqa: E402
 
 
 def _oblique_cine(n_frames=3, shape=(4, 18, 22), seed=0) -> Cine:
@@ -151,7 +151,7 @@ def test_segment_with_a_partial_extent_is_placed_on_the_right_voxels():
     part.SetExtent(4, 9, 3, 8, 1, 2)  # i, j, k ranges inside the 22 x 18 x 4 grid
     part.AllocateScalars(vtk.VTK_UNSIGNED_CHAR, 1)
     part.GetPointData().GetScalars().Fill(1)
-    part.SetImageToWorldMatrix(mrml_convert._vtk_matrix(mrml_convert.ijk_to_ras(cine.geometry)))
+    part.SetImageToWorldMatrix(mrml_convert.vtk_matrix(mrml_convert.ijk_to_ras(cine.geometry)))
     rv = slicer.vtkSegment()
     rv.SetName("RV")
     rv.AddRepresentation(slicer.vtkSegmentationConverter.GetBinaryLabelmapRepresentationName(), part)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from CardiacSSLLogic.finetune_runner import (  # noqa: E402
+from CardiacSSLWorkflow.finetune_runner import (  # noqa: E402
     RunState,
     SubprocessRunner,
     finetune_command,
 )
-from CardiacSSLLogic.signals import Signal  # noqa: E402
+from CardiacSSLWorkflow.signals import Signal  # noqa: E402
 
 FAKE_WORKER = textwrap.dedent(
     """

@@ -12,7 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 MODULE = ROOT / "CardiacSSL"
 UI = MODULE / "Resources" / "UI" / "CardiacSSL.ui"
-LOGIC = MODULE / "CardiacSSLLogic"
+PANEL = MODULE / "CardiacSSLPanel"
+WORKFLOW = ROOT / "CardiacSSLWorkflow"
+SHIPPED = ("CardiacSSLLib", "CardiacSSLWorkflow", "CardiacSSLWeb", "CardiacSSL")
 
 
 def _ui_widgets() -> dict[str, ET.Element]:
@@ -22,7 +24,7 @@ def _ui_widgets() -> dict[str, ET.Element]:
 
 def _parameter_fields() -> dict[str, str]:
     """Field name -> annotation source of the parameterNodeWrapper class (parsed, slicer-core has none)."""
-    tree = ast.parse((LOGIC / "parameters.py").read_text())
+    tree = ast.parse((PANEL / "parameters.py").read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef) and node.name == "CardiacSSLParameterNode":
             return {
@@ -43,7 +45,7 @@ def _bound(widget: ET.Element) -> str | None:
 def test_every_widget_the_code_looks_up_exists_in_the_ui():
     names = set(_ui_widgets())
     used = set()
-    for path in [MODULE / "CardiacSSL.py", *LOGIC.glob("*.py")]:
+    for path in [MODULE / "CardiacSSL.py", *PANEL.glob("*.py")]:
         used |= set(re.findall(r"\bself\.ui\.(\w+)", path.read_text()))
     assert used, "no self.ui lookups found: the regex or the widget code changed"
     assert used <= names, f"widgets used in code but missing from the .ui: {sorted(used - names)}"
@@ -82,8 +84,8 @@ def test_finetune_start_point_selector():
     section = widgets["finetuneCollapsibleButton"]
     assert combo in list(section.iter("widget")) and widgets["finetuneInitLabel"] in list(section.iter("widget"))
     assert _parameter_fields()["finetuneInit"] == "str"
-    source = (LOGIC / "widget.py").read_text()
-    assert "list_start_points" in source and "init_for(p.finetuneInit" in source
+    source = (PANEL / "widget.py").read_text()
+    assert "list_start_points" in source and "start_from(\n                p.finetuneInit, p.model" in source
 
 
 def test_model_card_buttons_sit_beside_their_selectors():
@@ -97,21 +99,28 @@ def test_model_card_buttons_sit_beside_their_selectors():
         assert widgets[button] in list(widgets[section].iter("widget"))
         row = next(layout for layout in tree.iter("layout") if widgets[combo] in layout.findall("item/widget"))
         assert widgets[button] in row.findall("item/widget"), f"{button} is not in the row of {combo}"
-    source = (LOGIC / "widget.py").read_text()
-    assert "from CardiacSSLLogic.model_card import model_card" in source and "setMarkdown" in source
+    source = (PANEL / "widget.py").read_text()
+    assert "from CardiacSSLWorkflow.model_card import model_card" in source and "setMarkdown" in source
 
 
 def test_ui_choices_match_the_logic():
-    from CardiacSSLLogic import parameters, segment_logic
+    from CardiacSSLLib.segment_frames import FRAME_MODES
+    from CardiacSSLPanel import parameters
 
-    assert tuple(parameters.FRAME_CHOICES) == segment_logic.FRAME_MODES
+    assert tuple(parameters.FRAME_CHOICES) == FRAME_MODES
+    tooltip = next(
+        p.findtext("string") for p in _ui_widgets()["framesSelector"].findall("property") if p.get("name") == "toolTip"
+    )
+    assert all(f"{mode}:" in tooltip for mode in FRAME_MODES)
     assert set(parameters.DEVICE_CHOICES) == {"auto", "gpu", "cpu"}
 
 
 def test_cmake_lists_every_module_file_and_resource():
     cmake = (MODULE / "CMakeLists.txt").read_text()
-    for path in LOGIC.glob("*.py"):
-        assert f"CardiacSSLLogic/{path.name}" in cmake, f"{path.name} is not installed by CMakeLists.txt"
+    for path in PANEL.glob("*.py"):
+        assert f"CardiacSSLPanel/{path.name}" in cmake, f"{path.name} is not installed by CMakeLists.txt"
+    # the packages the panel imports are copied whole, beside the module's scripts
+    assert "foreach(_package CardiacSSLLib CardiacSSLWorkflow)" in cmake
     resources = cmake.split("set(MODULE_PYTHON_RESOURCES", 1)[1].split(")", 1)[0].split()
     assert len(resources) == 3
     for resource in resources:
@@ -127,11 +136,19 @@ def test_module_file_stays_thin_and_clean():
     assert len(source.splitlines()) <= 160
     for banned in ("sys.path", "from __main__", "import *", "import imp\n"):
         assert banned not in source
-    for path in LOGIC.glob("*.py"):
-        assert "sys.path" not in path.read_text(), f"{path.name} edits sys.path"
-    assert "import torch" not in "\n".join(
-        line for p in LOGIC.glob("*.py") for line in p.read_text().splitlines() if not line.startswith((" ", "\t"))
-    ), "torch must be imported lazily (inside functions)"
+    shipped = [p for folder in SHIPPED for p in (ROOT / folder).rglob("*.py") if "Testing" not in p.parts]
+    assert len(shipped) > 50
+    for path in shipped:
+        assert not re.search(r"sys\.path\.(insert|append)|sys\.path\s*[+]?=", path.read_text()), (
+            f"{path} edits sys.path"
+        )
+    top_level = "\n".join(
+        line
+        for p in [*PANEL.glob("*.py"), *WORKFLOW.glob("*.py")]
+        for line in p.read_text().splitlines()
+        if not line.startswith((" ", "\t"))
+    )
+    assert "import torch" not in top_level, "torch must be imported lazily (inside functions)"
 
 
 def test_library_has_no_slicer_qt_or_vtk_imports():
@@ -141,7 +158,7 @@ def test_library_has_no_slicer_qt_or_vtk_imports():
 
 
 def test_missing_requirements_skips_slicer_bundled_packages(tmp_path):
-    from CardiacSSLLogic.install_logic import missing_requirements, read_requirements
+    from CardiacSSLPanel.install_logic import missing_requirements, read_requirements
 
     req = tmp_path / "requirements.txt"
     req.write_text(
@@ -153,7 +170,7 @@ def test_missing_requirements_skips_slicer_bundled_packages(tmp_path):
 
 
 def test_parameter_node_wrapper_import_is_guarded():
-    from CardiacSSLLogic import parameters
+    from CardiacSSLPanel import parameters
 
     try:
         import slicer.parameterNodeWrapper  # noqa: F401

@@ -102,7 +102,7 @@ class FakeParameterNode(SimpleNamespace):
 @pytest.fixture()
 def gui(monkeypatch, tmp_path):
     """A controller on a real scene, with recorded dialogs and scripted file choices."""
-    from CardiacSSLLogic import install_logic
+    from CardiacSSLPanel import install_logic
 
     scene = slicer.vtkMRMLScene()
     dialogs = SimpleNamespace(errors=[], questions=[], answer=True, files={})
@@ -153,8 +153,8 @@ def gui(monkeypatch, tmp_path):
     monkeypatch.setattr(install_logic, "ensure_dependencies", lambda requirements, confirm: True)
     monkeypatch.setenv("CARDIACSSL_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CARDIACSSL_MODELS", str(tmp_path / "no-bundled-models"))  # start with none installed
-    sys.modules.pop("CardiacSSLLogic.widget", None)
-    from CardiacSSLLogic import widget as widget_module
+    sys.modules.pop("CardiacSSLPanel.widget", None)
+    from CardiacSSLPanel import widget as widget_module
 
     monkeypatch.setattr(widget_module, "CardiacSSLParameterNode", lambda node: node)
     module_widget = SimpleNamespace(resourcePath=lambda p: str(tmp_path / p))
@@ -167,13 +167,13 @@ def gui(monkeypatch, tmp_path):
     )  # fmt: skip
     controller.setParameterNode(params)
     yield SimpleNamespace(controller=controller, ui=ui, params=params, dialogs=dialogs, scene=scene)
-    monkeypatch.delitem(sys.modules, "CardiacSSLLogic.widget", raising=False)
+    monkeypatch.delitem(sys.modules, "CardiacSSLPanel.widget", raising=False)
 
 
 def test_panel_workflow(gui, tmp_path, monkeypatch):
     from CardiacSSLLib.io import write_cine
     from CardiacSSLLib.phantom import make_phantom
-    from CardiacSSLLogic.workflow_check import make_tiny_model
+    from workflow_check import make_tiny_model
 
     ui, params, dialogs = gui.ui, gui.params, gui.dialogs
     assert str(params.trainingSetFolder) != "."  # a default folder was filled in
@@ -209,7 +209,7 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
 
     class InstantRunner:
         def __init__(self):
-            from CardiacSSLLogic.signals import Signal
+            from CardiacSSLWorkflow.signals import Signal
 
             self.progress, self.finished, self.running = Signal(), Signal(), False
 
@@ -223,7 +223,7 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
             self.cancelled = True
 
         def poll(self):
-            from CardiacSSLLogic.finetune_runner import RunResult, RunState
+            from CardiacSSLWorkflow.finetune_runner import RunResult, RunState
 
             self.progress.emit({"event": "step", "step": 2, "total": 4, "loss": 0.5, "eta_s": 3.0})
             self.running = False
@@ -231,10 +231,10 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
             self.finished.emit(result)
             return result
 
-    from CardiacSSLLogic import widget as widget_module
+    from CardiacSSLPanel import widget as widget_module
 
     monkeypatch.setattr(widget_module, "SubprocessRunner", InstantRunner)
-    from CardiacSSLLogic.finetune_logic import START_SCRATCH, START_SELECTED
+    from CardiacSSLWorkflow.finetune_logic import START_SCRATCH, START_SELECTED
 
     starts = [value for _, value in ui.finetuneInitSelector.items]
     assert starts == [START_SELECTED, START_SCRATCH]  # no backbone installed here
@@ -278,8 +278,8 @@ def test_model_card_buttons_show_the_cards(gui, monkeypatch, tmp_path):
     import json
 
     from CardiacSSLLib.registry import resolve
-    from CardiacSSLLogic import widget as widget_module
-    from CardiacSSLLogic.finetune_logic import START_SCRATCH, START_SELECTED
+    from CardiacSSLPanel import widget as widget_module
+    from CardiacSSLWorkflow.finetune_logic import START_SCRATCH, START_SELECTED
     from helpers import tiny_checkpoint
 
     shown, infos = [], []

@@ -11,13 +11,13 @@ import pytest
 slicer = pytest.importorskip("slicer", reason="slicer-core is needed for the MRML tests")
 
 from CardiacSSLLib.errors import InputError, OutputExistsError  # noqa: E402
-from CardiacSSLLogic import mrml_convert  # noqa: E402
-from CardiacSSLLogic.finetune_logic import FinetuneLogic  # noqa: E402
-from CardiacSSLLogic.finetune_runner import RunResult, RunState  # noqa: E402
-from CardiacSSLLogic.metrics_logic import MetricsLogic  # noqa: E402
-from CardiacSSLLogic.segment_logic import SegmentLogic  # noqa: E402
-from CardiacSSLLogic.signals import Signal  # noqa: E402
-from CardiacSSLLogic.workflow_check import make_tiny_model, paint_block, run_workflow_check, user_home  # noqa: E402
+from CardiacSSLWorkflow import mrml_convert  # noqa: E402
+from CardiacSSLWorkflow.finetune_logic import FinetuneLogic  # noqa: E402
+from CardiacSSLWorkflow.finetune_runner import RunResult, RunState  # noqa: E402
+from CardiacSSLWorkflow.metrics_logic import MetricsLogic  # noqa: E402
+from CardiacSSLWorkflow.segment_logic import SegmentLogic  # noqa: E402
+from CardiacSSLWorkflow.signals import Signal  # noqa: E402
+from workflow_check import make_tiny_model, paint_block, run_workflow_check, user_home  # noqa: E402
 
 
 @pytest.fixture()
@@ -233,7 +233,7 @@ def test_start_points_offer_backbones_with_fewshot_dice_and_scratch(tmp_path, ph
 
     from CardiacSSLLib.cli.main import build_parser
     from CardiacSSLLib.io.trainingset import TrainingSet
-    from CardiacSSLLogic.finetune_logic import START_SCRATCH, START_SELECTED, init_for, list_start_points
+    from CardiacSSLWorkflow.finetune_logic import START_SCRATCH, START_SELECTED, init_for, list_start_points
 
     bundled = tmp_path / "bundled"
     _backbone(bundled / "unet-mim-bb", "mim")
@@ -299,7 +299,7 @@ def test_model_list_shows_user_models_with_validation_dice(tmp_path):
 
     from CardiacSSLLib.checkpoint import save_checkpoint
     from CardiacSSLLib.models.unet import UNetConfig, build_unet
-    from CardiacSSLLogic.segment_logic import list_models
+    from CardiacSSLWorkflow.segment_logic import list_models
 
     config = UNetConfig(features=(4, 8))
     torch.manual_seed(0)
@@ -315,7 +315,7 @@ def test_model_list_shows_user_models_with_validation_dice(tmp_path):
 
 
 def test_training_set_records_which_structures_were_annotated(phantom, oracle, tmp_path):
-    from CardiacSSLLogic.trainingset_logic import TrainingSetLogic
+    from CardiacSSLWorkflow.trainingset_logic import TrainingSetLogic
 
     scene = slicer.vtkMRMLScene()
     volume = mrml_convert.cine_to_volume_node(phantom, scene, frame=0, name="vol")

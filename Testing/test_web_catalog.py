@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # CardiacSSLWeb lives beside CardiacSSLLib
 
 from CardiacSSLLib.errors import InputError  # noqa: E402
 from CardiacSSLWeb import plots  # noqa: E402

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from CardiacSSLLib.cli import web
+from CardiacSSLWeb import cli as web
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,10 +93,35 @@ def test_missing_trame_slicer_is_a_clear_message(monkeypatch, capsys):
 
 def test_importing_the_subcommand_imports_no_web_stack():
     code = (
-        "import sys, CardiacSSLLib.cli.web as w, argparse; p = argparse.ArgumentParser(); "
+        "import sys, CardiacSSLWeb.cli as w, argparse; p = argparse.ArgumentParser(); "
         "w.add_parser(p.add_subparsers()); "
-        "bad = [m for m in ('trame', 'trame_slicer', 'slicer', 'vtk', 'CardiacSSLWeb') if m in sys.modules]; "
+        "bad = [m for m in ('trame', 'trame_slicer', 'slicer', 'vtk', 'CardiacSSLWeb.app', 'CardiacSSLWorkflow') "
+        "if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_cardiacssl_finds_web_through_its_entry_point(monkeypatch, fake_app):
+    """The library's parser names no front end: ``web`` comes from the ``cardiacssl.commands`` group."""
+    from CardiacSSLLib.cli import main as cli_main
+
+    monkeypatch.setattr(cli_main, "plugin_commands", lambda: {})
+    assert "web" not in cli_main.build_parser().format_help()
+    monkeypatch.setattr(cli_main, "plugin_commands", lambda: {"web": lambda: web.add_parser})
+    assert cli_main.main(["web", "--port", "9124"]) == 0
+    assert fake_app[0].port == 9124
+
+
+def test_pyproject_declares_the_web_entry_point():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert '[project.entry-points."cardiacssl.commands"]\nweb = "CardiacSSLWeb.cli:add_parser"' in text
+
+
+def test_python_m_cardiacsslweb_help():
+    done = subprocess.run(
+        [sys.executable, "-m", "CardiacSSLWeb", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "--allow-remote" in done.stdout and "--train-set" in done.stdout

@@ -64,8 +64,7 @@ def _model(workdir: Path) -> str:
     try:
         return resolve("default").name
     except ModelError:
-        sys.path.insert(0, str(ROOT / "CardiacSSL"))
-        from CardiacSSLLogic.workflow_check import make_tiny_model
+        from workflow_check import make_tiny_model
 
         return str(make_tiny_model(workdir / "tiny" / "model"))
 
@@ -99,7 +98,7 @@ def app(web_ready, tmp_path, sunnybrook_dir):
     command = [
         sys.executable,
         "-m",
-        "CardiacSSLLib.cli.web",
+        "CardiacSSLWeb",
         "--data",
         str(sunnybrook_dir),
         "--host",

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # CardiacSSLWeb lives beside CardiacSSLLib
 
 from CardiacSSLLib.errors import Cancelled, InputError  # noqa: E402
 from CardiacSSLWeb.page import Page  # noqa: E402
@@ -104,8 +100,8 @@ def test_background_keeps_a_reference_until_done(page):
 
 def test_model_card_dialog(page, tmp_path, monkeypatch):
     from CardiacSSLLib.registry import resolve
-    from CardiacSSLLogic.finetune_logic import START_SCRATCH, START_SELECTED
     from CardiacSSLWeb.card_panel import CardPanel
+    from CardiacSSLWorkflow.finetune_logic import START_SCRATCH, START_SELECTED
 
     monkeypatch.setenv("CARDIACSSL_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("CARDIACSSL_MODELS", raising=False)

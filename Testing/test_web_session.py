@@ -1,4 +1,4 @@
-"""The web app's session on real MRML (slicer-core): every step goes through CardiacSSLLogic.
+"""The web app's session on real MRML (slicer-core): every step goes through CardiacSSLWorkflow.
 
 A small phantom and a tiny random U-Net keep it fast; the fine-tuning process itself is
 covered by the Slicer logic tests and the browser end-to-end test.
@@ -7,7 +7,6 @@ covered by the Slicer logic tests and the browser end-to-end test.
 from __future__ import annotations
 
 import asyncio
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,14 +14,13 @@ import pytest
 
 slicer = pytest.importorskip("slicer", reason="slicer-core is needed for the MRML session tests")
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # CardiacSSLWeb lives beside CardiacSSLLib
 
 from CardiacSSLLib.errors import InputError  # noqa: E402
 from CardiacSSLLib.io import load_label  # noqa: E402
 from CardiacSSLLib.phantom import make_phantom  # noqa: E402
-from CardiacSSLLogic.workflow_check import make_tiny_model, paint_block  # noqa: E402
 from CardiacSSLWeb.jobs import FinetuneProgress, watch_runner  # noqa: E402
 from CardiacSSLWeb.session import Session  # noqa: E402
+from workflow_check import make_tiny_model, paint_block  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +50,7 @@ def test_refusals_are_input_errors(session, model, cine):
     session.show_cine(cine)
     with pytest.raises(InputError, match="no model"):
         session.prepare_prediction("", "all", "cpu", False)
-    with pytest.raises(InputError, match="frames must be"):
+    with pytest.raises(InputError, match="frames must be one of"):
         session.prepare_prediction(model, "some", "cpu", False)
     with pytest.raises(InputError, match="segment the cine first"):
         session.add_to_training_set()
@@ -148,10 +146,10 @@ def test_ed_es_button_value_reaches_the_module_logic(session, cine, monkeypatch)
     """The page's "ED + ES" choice runs SegmentLogic.predict in that mode (the module's own ED/ES choice)."""
     import CardiacSSLLib.inference as inference
     from CardiacSSLLib.metrics.clinical import clinical_metrics
-    from CardiacSSLLogic.segment_logic import SegmentLogic
     from CardiacSSLWeb.page import Page
     from CardiacSSLWeb.segment_panel import SegmentPanel
     from CardiacSSLWeb.state import DEFAULTS, WebConfig
+    from CardiacSSLWorkflow.segment_logic import SegmentLogic
 
     def oracle(model, c, frames=None, **kwargs):  # the true labels: checks the plumbing, not a network
         return cine.label[list(frames)].copy()
@@ -204,11 +202,11 @@ def test_finetune_start_point_select_reaches_the_worker_command(session, model, 
     """The page's "Start from" list is the module's; the chosen start becomes the worker's --init."""
     from CardiacSSLLib.checkpoint import save_checkpoint
     from CardiacSSLLib.models.unet import UNetConfig, build_unet
-    from CardiacSSLLogic.finetune_logic import START_SCRATCH, START_SELECTED, list_start_points
-    from CardiacSSLLogic.signals import Signal
     from CardiacSSLWeb.finetune_panel import FinetunePanel
     from CardiacSSLWeb.page import Page
     from CardiacSSLWeb.state import DEFAULTS, WebConfig
+    from CardiacSSLWorkflow.finetune_logic import START_SCRATCH, START_SELECTED, list_start_points
+    from CardiacSSLWorkflow.signals import Signal
 
     class FakeState(dict):  # a trame state's attribute access
         __getattr__, __setattr__ = dict.__getitem__, dict.__setitem__

@@ -20,7 +20,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-STRUCTURES = ("LV", "MYO", "RV")
+from CardiacSSLLib.labels import NAMES
+
+STRUCTURES = tuple(NAMES.values())
 
 
 def _dice(result: dict) -> dict[str, float]:

@@ -28,9 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from CardiacSSLLib.method_names import METHOD_NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-ALL_METHODS = ("mim", "pix2rep", "pix2rep-v2", "ccm", "simclr", "pcl", "dino", "chaitanya")
+ALL_METHODS = tuple(METHOD_NAMES)
 
 # The papers' few-shot numbers (not directly comparable: other splits, backbones, label sets).
 # Pix2Rep (ACDC, avg Dice incl. background, n labelled subjects 1/2/5/10, fine-tuning):

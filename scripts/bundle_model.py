@@ -17,6 +17,8 @@ import math
 import re
 from pathlib import Path
 
+from CardiacSSLLib.engine.run_record import COMMIT_KEY, recorded_commit
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "Resources" / "Models"
 LICENSE_NOTE = (
@@ -159,7 +161,7 @@ def write_card(
         " mm (native pixels when unknown)",
         _data_line(cfg),
         f"- license: {LICENSE_NOTE if cfg.get('kind') != 'backbone' else BACKBONE_LICENSE_NOTE}",
-        f"- commit {(cfg.get('commit') or cfg.get('git_commit') or '?')[:7]}, hardware {cfg.get('hardware', '?')}, "
+        f"- commit {(recorded_commit(cfg) or '?')[:7]}, hardware {cfg.get('hardware', '?')}, "
         f"wall time {cfg.get('wall_time_s', cfg.get('wall_s', '?'))} s",
     ]
     if cfg.get("kind") == "backbone":
@@ -246,7 +248,7 @@ def main() -> None:
     if args.hardware:
         cfg["hardware"] = args.hardware
     if args.commit:
-        cfg["commit" if "commit" in cfg else "git_commit"] = args.commit
+        cfg = {k: v for k, v in cfg.items() if k != "git_commit"} | {COMMIT_KEY: args.commit}
     cfg.pop("sha256", None)
     cfg.pop("format_version", None)
     save_checkpoint(stem, state, cfg, half=True)  # fp16 on disk, loaded as fp32

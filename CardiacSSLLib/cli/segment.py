@@ -8,11 +8,15 @@ import sys
 from pathlib import Path
 
 from CardiacSSLLib.cli.common import add_progress_args, make_progress, parse_frames, prepare_out_dir
+from CardiacSSLLib.metrics.summary_rows import FRAME_KEYS, SUMMARY_ROWS
+from CardiacSSLLib.suffixes import readable_files_text
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("segment", help="segment a short-axis cine (DICOM folder, 4D NIfTI, NRRD, frames...)")
-    p.add_argument("input", help="DICOM folder, 4D .nii/.nii.gz, .seq.nrrd, folder of 3D frames, ACDC/M&Ms folder")
+    p.add_argument(
+        "input", help=f"DICOM folder, 4D image ({readable_files_text()}), folder of 3D frames, ACDC/M&Ms folder"
+    )
     p.add_argument("--model", default="default", help="registry name (see `cardiacssl models`) or checkpoint path")
     p.add_argument("--frames", default="all", help="all | ed-es | comma list of frame indices")
     p.add_argument("--out", help="output folder (default: ./<input name>_cardiacssl)")
@@ -31,43 +35,29 @@ def segment_to_folder(cine, args, out: Path) -> dict:
     """Segment ``cine`` and write segmentation, metrics, overlay and curve into ``out``; returns a summary."""
     import numpy as np
 
-    from CardiacSSLLib.inference import segment_cine
     from CardiacSSLLib.io import write_segmentation
-    from CardiacSSLLib.metrics.clinical import clinical_metrics
     from CardiacSSLLib.metrics.plots import plot_volume_curve
     from CardiacSSLLib.overlay import save_overlay_png
+    from CardiacSSLLib.segment_frames import segment_frames
 
-    frames = parse_frames(args.frames, cine.n_frames)
-    want_edes = frames == "ed-es"
-    run_frames = list(range(cine.n_frames)) if want_edes else frames
+    choice = parse_frames(args.frames, cine.n_frames)
     progress = make_progress(args, total=1, description="segment")
-    label = segment_cine(
+    found = segment_frames(
         args.model,
         cine,
-        frames=run_frames,
+        choice,
         device=args.device,
         tta=args.tta,
         cleanup=not args.no_cleanup,
+        with_metrics=True,
         progress=progress,
     )
     progress.close()
+    run_frames, out_frames, result = found.run, found.frames, found.clinical
     full = np.zeros(cine.image.shape, dtype=np.uint8)
-    full[run_frames] = label
-    summary: dict = {"input": str(args.input), "frames": run_frames, "model": args.model}
-    result = None
-    if cine.geometry.spacing_known:
-        result = clinical_metrics(full, cine.geometry, cine.trigger_times_ms, frames=run_frames)
-        summary["metrics"] = result.to_dict()
-    else:
-        summary["metrics"] = "not computed: pixel spacing unknown"
-    out_frames = run_frames
-    if want_edes:
-        if result is None:
-            from CardiacSSLLib.errors import InputError
-
-            raise InputError("ED/ES detection needs volumes, but this image has no pixel spacing")
-        out_frames = [result.ed_frame, result.es_frame]
-        summary["frames"] = out_frames
+    full[run_frames] = found.run_label
+    summary: dict = {"input": str(args.input), "frames": out_frames, "model": args.model}
+    summary["metrics"] = result.to_dict() if result is not None else "not computed: pixel spacing unknown"
     seg_label = full[out_frames] if len(out_frames) < cine.n_frames else full
     seg_cine = cine if len(out_frames) == cine.n_frames else _subset(cine, out_frames)
     if args.format == "seg.nrrd" and len(out_frames) > 1:
@@ -117,19 +107,8 @@ def print_summary(summary: dict, json_mode: bool) -> None:
     if isinstance(m, dict):
         s = m.get("summary", m)
         print(f"clinical metrics (ED frame {s.get('ed_frame')}, ES frame {s.get('es_frame')}):")
-        rows = (
-            ("LV EDV", "lv_edv_ml", "ml"),
-            ("LV ESV", "lv_esv_ml", "ml"),
-            ("LV SV", "lv_sv_ml", "ml"),
-            ("LV EF", "lv_ef_percent", "%"),
-            ("LV mass (ED)", "lv_mass_ed_g", "g"),
-            ("RV EDV", "rv_edv_ml", "ml"),
-            ("RV ESV", "rv_esv_ml", "ml"),
-            ("RV SV", "rv_sv_ml", "ml"),
-            ("RV EF", "rv_ef_percent", "%"),
-        )
-        for name, key, unit in rows:
-            v = s.get(key)
+        for key, name, unit in SUMMARY_ROWS:
+            v = None if key in FRAME_KEYS else s.get(key)  # the frames are in the heading
             if isinstance(v, (int, float)):
                 print(f"  {name:<13} {v:7.1f} {unit}")
         for note in m.get("notes", []):

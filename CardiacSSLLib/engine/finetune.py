@@ -12,18 +12,17 @@ from __future__ import annotations
 import json
 import logging
 import math
-import platform
 import random
-import subprocess
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from CardiacSSLLib import labels
 from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.engine.progress import CancelToken, Progress
+from CardiacSSLLib.engine.run_record import RunRecord
 from CardiacSSLLib.errors import Cancelled, InputError, OutputExistsError
 from CardiacSSLLib.models.unet import UNet2D, UNetConfig, build_unet
 
@@ -59,30 +58,6 @@ class FinetuneConfig:
     resume: bool = False
     num_workers: int = 0
     amp: bool = True
-
-
-def _git_commit() -> str:
-    try:
-        root = Path(__file__).resolve().parents[2]
-        return subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-
-
-def _hardware(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"CPU {name}, {torch.get_num_threads()} thread(s)"
 
 
 def seed_everything(seed: int) -> None:
@@ -239,10 +214,9 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
         raise OutputExistsError(f"{model_stem.with_suffix('.json')} exists: choose another --out or pass --overwrite")
     ensure_writable_dir(out)
 
-    t0 = time.monotonic()
-    commit = _git_commit()  # the code that trains, not whatever is checked out when it ends
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
+    run = RunRecord.begin(device)  # the commit of the code that trains, not whatever is checked out at the end
     train_slices, val_cines = collect_data(cfg)
     net, init_info, pretrained = build_model(cfg)
     net.to(device).train()
@@ -250,7 +224,7 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
         "kind": "segmentation",
         "network": net.config.to_dict(),
         "preprocess": {"target_spacing": cfg.target_spacing, "normalize_percentiles": [0.5, 99.5]},
-        "labels": {"1": "LV", "2": "MYO", "3": "RV"},
+        "labels": labels.names_record(),
         **{k: v for k, v in init_info.items() if k != "loaded_keys"},
     }
     if cfg.linear_probe:
@@ -289,6 +263,7 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
     if cfg.resume and (resume_dir / "state.json").exists():
         start, best, best_state = _load_resume(resume_dir, net, opt)
         log.info("resumed at step %d", start)
+        run.resumed_at(start)
     progress = progress or Progress(total=cfg.steps, description="fine-tune")
     progress.total = cfg.steps
     progress.event(
@@ -352,10 +327,7 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
                 "train_slices": len(dataset),
                 "val_cases": len(val_cines),
             },
-            "commit": commit,
-            "hardware": _hardware(device),
-            "wall_time_s": round(time.monotonic() - t0, 1),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **run.fields(),
         }
     )
     save_checkpoint(model_stem, final_state, model_cfg)

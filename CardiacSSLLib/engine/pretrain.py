@@ -14,7 +14,6 @@ import copy
 import json
 import logging
 import math
-import subprocess
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -22,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from CardiacSSLLib import __version__
 from CardiacSSLLib.checkpoint import load_state, read_config, save_checkpoint
 from CardiacSSLLib.device import autocast, resolve_device
 from CardiacSSLLib.engine import distributed as D
 from CardiacSSLLib.engine.progress import CancelToken, Progress
+from CardiacSSLLib.engine.run_record import RunRecord
 from CardiacSSLLib.engine.unlabelled import UnlabelledFrames, load_unlabelled
 from CardiacSSLLib.errors import InputError, ModelError, OutputExistsError
 from CardiacSSLLib.methods import Batch, OptimSettings, PretrainMethod, build_method
@@ -91,15 +90,6 @@ class PretrainResult:
     images_per_s: float
     final_metrics: dict
     method: PretrainMethod = field(repr=False)
-
-
-def git_commit() -> str:
-    try:
-        root = Path(__file__).resolve().parents[2]
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
 
 
 # --------------------------------------------------------------------------- optimisation
@@ -306,10 +296,7 @@ def save_backbones(
                 "known, native pixels otherwise; random image_size crops of a 1.5x centred canvas",
             },
             "seed": cfg.seed,
-            "git_commit": git_commit(),
-            "library_version": __version__,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            **extra,
+            **extra,  # the run record (commit, hardware, created, ...) and the run's speed
         }
         if len(nets) > 1:
             config["pair"] = sorted(n for n in nets if n != name)
@@ -381,6 +368,7 @@ def pretrain(
     info = D.init_from_env(device.type == "cuda")
     if device.type == "cuda" and info.enabled:
         device = torch.device("cuda", info.local_rank)
+    run = RunRecord.begin(device)  # the commit of the code that trains, not whatever is checked out at the end
     out = _prepare_out(cfg, info)
     torch.manual_seed(cfg.seed)
     if device.type == "cuda":
@@ -440,7 +428,7 @@ def pretrain(
         if progress is not None and kind != "step":
             progress.event(kind, **data)
 
-    commit = git_commit()  # the code that trains, not whatever is checked out when it ends
+    run.resumed_at(start)
     record(
         "start",
         method=cfg.method,
@@ -452,7 +440,7 @@ def pretrain(
         volumes=frames.n_volumes,
         world_size=info.world_size,
         device=str(device),
-        git_commit=commit,
+        commit=run.commit,
     )
     t0, seen, metrics = time.monotonic(), 0, {}
     try:
@@ -512,7 +500,7 @@ def pretrain(
                 frames,
                 total,
                 info,
-                {"images_per_s": round(ips, 2), "wall_s": round(wall, 1), "git_commit": commit}
+                {"images_per_s": round(ips, 2), "wall_s": round(wall, 1), **run.fields()}
                 | ({"health": health.to_dict()} if health is not None else {}),
             )
             record(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,10 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from CardiacSSLLib import labels
 from CardiacSSLLib.checkpoint import load_unet, read_config, save_checkpoint
 from CardiacSSLLib.device import autocast, resolve_device
 from CardiacSSLLib.engine.pretrain import random_crops
 from CardiacSSLLib.engine.progress import CancelToken, Progress
+from CardiacSSLLib.engine.run_record import RunRecord
 from CardiacSSLLib.errors import InputError, ModelError, OutputExistsError
 from CardiacSSLLib.methods import augment as A
 from CardiacSSLLib.methods.transfer import load_backbone_into
@@ -194,7 +195,7 @@ def train_semisupervised(
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
-    t0 = time.monotonic()
+    run = RunRecord.begin(device)  # the commit of the code that trains, not whatever is checked out at the end
 
     net_a, n_loaded = _network(cfg, cfg.init)
     nets = [net_a]
@@ -280,12 +281,11 @@ def train_semisupervised(
     base = {
         "kind": "segmentation",
         "preprocess": {"target_spacing": None, "normalize_percentiles": [0.5, 99.5]},
-        "labels": {"1": "LV", "2": "MYO", "3": "RV"},
+        "labels": labels.names_record(),
         "semi_supervised": cfg.method,
         "init": cfg.init,
         "training": cfg.to_dict() | {"labelled_slices": n_labelled, "unlabelled_frames": len(unlabelled)},
-        "wall_time_s": round(time.monotonic() - t0, 1),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **run.fields(),
     }
     final = [teacher] if teacher is not None else nets
     stem = out / "model"

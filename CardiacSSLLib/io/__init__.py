@@ -26,7 +26,7 @@ import SimpleITK as sitk
 
 from CardiacSSLLib.cine import Cine, Geometry
 from CardiacSSLLib.errors import InputError
-from CardiacSSLLib.io._common import VOLUME_SUFFIXES, geometry_from_image, has_suffix, read_image
+from CardiacSSLLib.io._common import geometry_from_image, read_image
 from CardiacSSLLib.io.datasets import (
     is_acdc_patient,
     is_mnms_subject,
@@ -38,6 +38,14 @@ from CardiacSSLLib.io.dicom import load_dicom_cine
 from CardiacSSLLib.io.volumes import list_frame_files, load_frames, load_volume_file
 from CardiacSSLLib.io.writers import write_cine, write_segmentation
 from CardiacSSLLib.labels import LV, MYO, RV, SNOMED, to_canonical
+from CardiacSSLLib.suffixes import (
+    DICOM_SUFFIXES,
+    HDF5_SUFFIXES,
+    SEG_NRRD_SUFFIX,
+    VOLUME_SUFFIXES,
+    has_suffix,
+    readable_files_text,
+)
 
 __all__ = ["load_cine", "load_label", "load_label_file", "write_cine", "write_segmentation"]
 
@@ -70,17 +78,15 @@ def load_cine(
     if not path.exists():
         raise InputError(f"input does not exist: {path}")
     if path.is_file():
-        if has_suffix(path, (".h5", ".hdf5")):
+        if has_suffix(path, HDF5_SUFFIXES):
             return load_acdc_h5_volume(path, label_convention or "acdc")
         if has_suffix(path, VOLUME_SUFFIXES):
             return load_volume_file(path, allow_single_frame=allow_single_frame)
         if _is_dicom_file(path):
             raise InputError(f"{path} is a single DICOM image: pass the folder that holds the whole cine series")
-        if has_suffix(path, (".dcm", ".ima")):
+        if has_suffix(path, DICOM_SUFFIXES):
             raise InputError(f"{path} is not a readable DICOM file")
-        raise InputError(
-            f"unsupported input file {path.name}: give a DICOM folder, .nii/.nii.gz, .nrrd, .seq.nrrd or .h5"
-        )
+        raise InputError(f"unsupported input file {path.name}: give a DICOM folder or a {readable_files_text()} file")
     if not any(path.iterdir()):
         raise InputError(f"folder is empty: {path}")
     if is_acdc_patient(path):
@@ -129,7 +135,7 @@ def load_label_file(
     n_comp = img.GetNumberOfComponentsPerPixel()
     arr = sitk.GetArrayFromImage(img)
     if n_comp > 1:
-        if has_suffix(path, (".seg.nrrd",)):
+        if has_suffix(path, (SEG_NRRD_SUFFIX,)):
             raise InputError(f"{path} stores overlapping segments in {n_comp} layers; merge them into one layer")
         arr = np.moveaxis(arr, -1, 0)
     if arr.ndim not in (3, 4):
@@ -137,7 +143,7 @@ def load_label_file(
     geometry = geometry_from_image(img)
     if expect is not None:
         _check_matches(path, arr, geometry, expect)
-    mapping = _seg_nrrd_mapping(img) if has_suffix(path, (".seg.nrrd",)) else None
+    mapping = _seg_nrrd_mapping(img) if has_suffix(path, (SEG_NRRD_SUFFIX,)) else None
     if mapping is not None:
         present = sorted(int(v) for v in np.unique(arr))
         unknown = [v for v in present if v not in mapping]

@@ -11,19 +11,11 @@ import SimpleITK as sitk
 
 from CardiacSSLLib.cine import Geometry
 from CardiacSSLLib.errors import InputError
-
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
-NRRD_SUFFIXES = (".nrrd", ".nhdr")
-VOLUME_SUFFIXES = NIFTI_SUFFIXES + NRRD_SUFFIXES + (".mha", ".mhd")
+from CardiacSSLLib.suffixes import NIFTI_SUFFIXES, NRRD_SUFFIXES, VOLUME_SUFFIXES, has_suffix  # noqa: F401 - the readers import them from here
 
 
 def lower_name(path: Path) -> str:
     return path.name.lower()
-
-
-def has_suffix(path: Path, suffixes: tuple[str, ...]) -> bool:
-    name = lower_name(path)
-    return any(name.endswith(s) for s in suffixes)
 
 
 def natural_key(text: str) -> list:

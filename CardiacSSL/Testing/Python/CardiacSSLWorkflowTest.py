@@ -1,4 +1,4 @@
-"""ctest entry inside Slicer: the module's workflow self-test on the phantom."""
+"""ctest entry inside Slicer: the workflow check (``workflow_check.py`` beside this file) on the phantom."""
 
 import unittest
 
@@ -12,8 +12,8 @@ class CardiacSSLWorkflowTest(unittest.TestCase):
     def test_workflow_on_phantom(self):
         import tempfile
 
-        from CardiacSSLLogic.finetune_runner import python_executable
-        from CardiacSSLLogic.workflow_check import run_workflow_check
+        from CardiacSSLWorkflow.finetune_runner import python_executable
+        from workflow_check import run_workflow_check
 
         with tempfile.TemporaryDirectory() as workdir:
             report = run_workflow_check(slicer.mrmlScene, workdir, python=python_executable())

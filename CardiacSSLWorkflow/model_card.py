@@ -90,11 +90,11 @@ def config_card(name: str, config: dict, origin: str = "user", summary: dict | N
         lines.append(f"- validation Dice{at}: {_dice_line(validation)}")
     elif isinstance((summary or {}).get("dice"), dict):
         lines.append(f"- Dice: {_dice_line(summary['dice'])}")
-    provenance = [
-        f"{label} {config[key]}"
-        for key, label in (("commit", "commit"), ("created", "created"), ("hardware", "hardware"))
-        if config.get(key)
-    ]
+    from CardiacSSLLib.engine.run_record import recorded_commit
+
+    commit = recorded_commit(config)
+    provenance = [f"commit {commit}"] if commit else []
+    provenance += [f"{key} {config[key]}" for key in ("created", "hardware") if config.get(key)]
     if isinstance(config.get("wall_time_s"), (int, float)):
         provenance.append(f"wall time {float(config['wall_time_s']):.0f} s")
     if provenance:

@@ -1,7 +1,9 @@
-"""``cardiacssl web``: the Slicer module's annotate-then-fine-tune loop in a web browser.
+"""``cardiacssl web`` (and ``python -m CardiacSSLWeb``): the annotate-then-fine-tune loop in a browser.
 
-The app (package ``CardiacSSLWeb``, built on trame-slicer) is imported only when this
-subcommand runs, so the library and its other subcommands never need trame or Slicer.
+The library's ``cardiacssl`` finds this subcommand through the ``cardiacssl.commands``
+entry point that pyproject.toml declares, so the library never imports its front ends.
+The app (trame-slicer) is imported only when the subcommand runs: ``cardiacssl --help``
+and the other subcommands never need trame or Slicer.
 """
 
 from __future__ import annotations
@@ -48,13 +50,7 @@ def add_parser(sub) -> None:
 
 
 def _import_web_app():
-    """``CardiacSSLWeb.app``; it lives beside CardiacSSLLib in a source checkout."""
-    if importlib.util.find_spec("CardiacSSLWeb") is None:
-        import CardiacSSLLib
-
-        root = Path(CardiacSSLLib.__file__).resolve().parents[1]
-        if (root / "CardiacSSLWeb" / "__init__.py").is_file():
-            sys.path.insert(0, str(root))
+    """``CardiacSSLWeb.app`` (imports trame-slicer and MRML), only once the checks have passed."""
     from CardiacSSLWeb import app
 
     return app
@@ -106,14 +102,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m CardiacSSLLib.cli.web`` (until ``web`` is registered in ``cardiacssl``)."""
-    parser = argparse.ArgumentParser(prog="cardiacssl")
-    add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["web", *(sys.argv[1:] if argv is None else argv)])
-    from CardiacSSLLib.cli.common import setup_logging
+    """``python -m CardiacSSLWeb [options]``: the same as ``cardiacssl web [options]``."""
+    from CardiacSSLLib.cli.main import main as cardiacssl_main
 
-    setup_logging(False)
-    return args.run(args)
+    return cardiacssl_main(["web", *(sys.argv[1:] if argv is None else argv)], commands={"web": add_parser})
 
 
 if __name__ == "__main__":

@@ -10,26 +10,13 @@ import numpy as np
 
 from CardiacSSLLib import labels
 from CardiacSSLLib.errors import InputError
-from CardiacSSLLogic.segment_logic import SegmentLogic
+from CardiacSSLLib.metrics.summary_rows import FRAME_KEYS, SUMMARY_ROWS
+from CardiacSSLWorkflow.segment_logic import SegmentLogic
 
 logger = logging.getLogger(__name__)
 
 OWNER_ATTRIBUTE = "CardiacSSL.metricsOf"  # ID of the segmentation whose metrics a node shows
 ROLE_ATTRIBUTE = "CardiacSSL.metricsRole"  # table | curve | chart | series-LV | series-RV
-
-SUMMARY_KEYS = (  # (key in ClinicalResult.to_dict(), row label, unit)
-    ("lv_edv_ml", "LV EDV", "ml"),
-    ("lv_esv_ml", "LV ESV", "ml"),
-    ("lv_sv_ml", "LV SV", "ml"),
-    ("lv_ef_percent", "LV EF", "%"),
-    ("rv_edv_ml", "RV EDV", "ml"),
-    ("rv_esv_ml", "RV ESV", "ml"),
-    ("rv_sv_ml", "RV SV", "ml"),
-    ("rv_ef_percent", "RV EF", "%"),
-    ("lv_mass_ed_g", "LV mass (ED)", "g"),
-    ("ed_frame", "ED frame", ""),
-    ("es_frame", "ES frame", ""),
-)
 
 
 @dataclass
@@ -44,7 +31,7 @@ class MetricsResult:
 
 def _rows(summary: dict) -> list[tuple[str, float | None, str]]:
     rows = []
-    for key, name, unit in SUMMARY_KEYS:
+    for key, name, unit in SUMMARY_ROWS:
         if key in summary:
             value = summary[key]
             rows.append((name, None if value is None else float(value), unit))
@@ -73,7 +60,7 @@ class MetricsLogic:
         times = None if cine.trigger_times_ms is None else cine.trigger_times_ms[frames]
         result = clinical_metrics(label, cine.geometry, times)  # its frame numbers index ``label``
         summary = dict(result.summary())
-        for key in ("ed_frame", "es_frame"):  # back to frame numbers of the cine
+        for key in FRAME_KEYS:  # back to frame numbers of the cine
             if summary.get(key) is not None:
                 summary[key] = frames[int(summary[key])]
         name, owner = segmentation_node.GetName(), segmentation_node.GetID()

@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-FRAME_CHOICES = ("current", "ed-es", "all")
+from CardiacSSLLib.segment_frames import FRAME_MODES as FRAME_CHOICES
+
 DEVICE_CHOICES = ("auto", "gpu", "cpu")
 DEFAULT_STEPS = 300
 

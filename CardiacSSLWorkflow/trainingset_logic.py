@@ -8,8 +8,8 @@ from pathlib import Path
 
 from CardiacSSLLib.errors import InputError
 from CardiacSSLLib.io.trainingset import CaseInfo, Provenance, TrainingSet
-from CardiacSSLLogic import mrml_convert
-from CardiacSSLLogic.segment_logic import MODEL_ATTRIBUTE, SegmentLogic
+from CardiacSSLWorkflow import mrml_convert
+from CardiacSSLWorkflow.segment_logic import MODEL_ATTRIBUTE, SegmentLogic
 
 logger = logging.getLogger(__name__)
 

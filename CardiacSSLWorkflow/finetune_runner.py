@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from CardiacSSLLogic.signals import Signal
+from CardiacSSLWorkflow.signals import Signal
 
 logger = logging.getLogger(__name__)
 

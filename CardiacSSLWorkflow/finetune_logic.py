@@ -16,23 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from CardiacSSLLib.errors import InputError, OutputExistsError
-from CardiacSSLLogic.finetune_runner import ProcessRunner, RunResult, SubprocessRunner, finetune_command
+from CardiacSSLLib.method_names import method_title
+from CardiacSSLWorkflow.finetune_runner import ProcessRunner, RunResult, SubprocessRunner, finetune_command
 
 logger = logging.getLogger(__name__)
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 START_SELECTED = ""  # continue training the model selected for segmentation (the default)
 START_SCRATCH = ":scratch"  # random initialisation; never a model name (those start with a letter or digit)
-METHOD_NAMES = {  # CardiacSSLLib.methods.METHODS keys as papers write them (that module imports torch)
-    "mim": "MIM",
-    "pix2rep": "Pix2Rep",
-    "pix2rep-v2": "Pix2Rep v2",
-    "ccm": "CCM",
-    "simclr": "SimCLR",
-    "pcl": "PCL",
-    "dino": "DINO",
-    "chaitanya": "Chaitanya",
-}
 
 
 @dataclass
@@ -54,7 +45,7 @@ def _method(entry) -> str:
         config = {}
     method = config.get("method") if isinstance(config, dict) else None
     method = str(method or (entry.summary or {}).get("method") or "")
-    return METHOD_NAMES.get(method.lower(), method)
+    return method_title(method)
 
 
 def _fewshot(summary: dict) -> str:
@@ -169,6 +160,19 @@ class FinetuneLogic:
         self.runner.start(command, env=worker_env())
         self.job = FinetuneJob(name, out, command, init)
         return self.job
+
+    def start_from(
+        self,
+        start: str | None,
+        selected_model: str | None,
+        train_set: str | Path,
+        name: str,
+        steps: int,
+        device: str = "auto",
+        extra: list[str] | None = None,
+    ) -> FinetuneJob:
+        """:meth:`start` from a :func:`list_start_points` value (default: continue training ``selected_model``)."""
+        return self.start(train_set, init_for(start, selected_model), name, steps, device, extra=extra)
 
     def cancel(self) -> None:
         self.runner.cancel()

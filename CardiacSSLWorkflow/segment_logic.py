@@ -1,7 +1,9 @@
 """Segment a cine in the scene with a registry model: MRML in, segmentation (sequence) out.
 
 No GUI here: errors are raised (``InputError``, ``OutputExistsError``, ``ModelError``) and
-the widget shows them. All learning and predicting is CardiacSSLLib's.
+the front end shows them. Which frames to segment and the ED/ES choice are
+CardiacSSLLib's (``segment_frames``); this file takes the request from the scene and puts
+the result into it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,10 @@ import numpy as np
 
 from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.errors import InputError, OutputExistsError
-from CardiacSSLLogic import mrml_convert
+from CardiacSSLLib.segment_frames import FRAMES_CURRENT, FRAMES_EDES, check_mode, frames_to_run
+from CardiacSSLWorkflow import mrml_convert
 
 logger = logging.getLogger(__name__)
-
-FRAMES_CURRENT, FRAMES_EDES, FRAMES_ALL = "current", "ed-es", "all"
-FRAME_MODES = (FRAMES_CURRENT, FRAMES_EDES, FRAMES_ALL)
 INPUT_ATTRIBUTE = "CardiacSSL.inputNodeID"
 MODEL_ATTRIBUTE = "CardiacSSL.model"
 FRAMES_ATTRIBUTE = "CardiacSSL.frames"
@@ -44,6 +44,19 @@ class Prediction:
     label: np.ndarray  # (len(frames), Z, Y, X) uint8 canonical
     model: str
     ed_es: tuple[int, int] | None = None  # (ED, ES) frame numbers when they were looked for
+
+
+@dataclass
+class SegmentRequest:
+    """A checked request, taken from the scene on the main thread: what :meth:`SegmentLogic.predict` needs."""
+
+    input_node: object
+    cine: Cine
+    frames: list[int]  # frames to run inference on (all of them for ED + ES)
+    mode: str  # one of FRAME_MODES
+    model: str
+    device: str = "auto"
+    overwrite: bool = False
 
 
 @dataclass
@@ -128,11 +141,7 @@ class SegmentLogic:
         return None
 
     def frames_to_run(self, mode: str, cine: Cine, current: int) -> list[int]:
-        if mode not in FRAME_MODES:
-            raise InputError(f"unknown frame choice {mode!r}: use one of {', '.join(FRAME_MODES)}")
-        if mode == FRAMES_CURRENT or cine.n_frames == 1:
-            return [min(max(current, 0), cine.n_frames - 1)]
-        return list(range(cine.n_frames))
+        return frames_to_run(check_mode(mode), cine.n_frames, current)
 
     def check_request(self, input_node, model: str, overwrite: bool = False):
         """Refuse a run before any work: no input, no model, or an earlier result kept unless ``overwrite``.
@@ -140,16 +149,26 @@ class SegmentLogic:
         Returns the earlier segmentation of ``input_node`` (None when there is none).
         """
         if input_node is None:
-            raise InputError("no input selected: pick a cine sequence or a volume")
+            raise InputError("no input selected: load a cine, or pick a cine sequence or a volume")
         if not model:
             raise InputError("no model selected: pick one from the list (or fine-tune one)")
         previous = self.existing_segmentation(input_node)
         if previous is not None and not overwrite:
             raise OutputExistsError(
-                f"{input_node.GetName()!r} already has a segmentation ({previous.GetName()!r}); "
-                "replace it (corrections made there would be lost)?"
+                f"{input_node.GetName()!r} already has a segmentation ({previous.GetName()!r}): "
+                "replacing it discards the corrections made there"
             )
         return previous
+
+    def prepare(
+        self, input_node, model: str, mode: str = FRAMES_CURRENT, device: str = "auto", overwrite: bool = False
+    ) -> SegmentRequest:
+        """All checks before any work (:meth:`check_request`, the frame choice), and the input as a cine."""
+        self.check_request(input_node, model, overwrite)
+        check_mode(mode)
+        cine = self.input_cine(input_node)
+        run = self.frames_to_run(mode, cine, self.current_frame(input_node))
+        return SegmentRequest(input_node, cine, run, mode, str(model), device, overwrite)
 
     @staticmethod
     def predict(
@@ -166,21 +185,15 @@ class SegmentLogic:
         ``frames`` comes from :meth:`frames_to_run` for ``mode``; with ``FRAMES_EDES`` only the
         end-diastolic and end-systolic frames found in the prediction are kept.
         """
-        from CardiacSSLLib.inference import segment_cine
+        from CardiacSSLLib.segment_frames import segment_frames
 
-        if mode not in FRAME_MODES:
-            raise InputError(f"unknown frame choice {mode!r}: use one of {', '.join(FRAME_MODES)}")
-        ed_es_wanted = mode == FRAMES_EDES and cine.n_frames > 1
-        if ed_es_wanted and not cine.geometry.spacing_known:  # before the (long) inference
-            raise InputError("ED/ES detection needs volumes, but this image has no pixel spacing: pick frames")
+        check_mode(mode)
         run = [int(t) for t in frames]
-        label = segment_cine(model, cine, frames=run, device=device, progress=progress, cancel=cancel)
-        ed_es = None
-        if ed_es_wanted:
-            ed_es = SegmentLogic._ed_es(label, cine, run)
-            keep = [run.index(ed_es[0]), run.index(ed_es[1])]
-            run, label = [run[i] for i in keep], label[keep]
-        return Prediction(cine, run, label, str(model), ed_es)
+        choice = FRAMES_EDES if mode == FRAMES_EDES else run
+        found = segment_frames(
+            model, cine, choice, current=run[0] if run else 0, device=device, progress=progress, cancel=cancel
+        )
+        return Prediction(cine, found.frames, found.label, str(model), found.ed_es)
 
     def segment(
         self,
@@ -194,22 +207,19 @@ class SegmentLogic:
     ) -> SegmentationResult:
         """Segment and add the result to the scene; refuses to replace an earlier result unless ``overwrite``.
 
-        The composition of :meth:`check_request`, :meth:`predict` and :meth:`add_result`; a caller
+        The composition of :meth:`prepare`, :meth:`predict` and :meth:`add_result`; a caller
         that must keep inference off its main thread calls them one by one.
         """
-        self.check_request(input_node, model, overwrite)
-        cine = self.input_cine(input_node)
-        run = self.frames_to_run(frames, cine, self.current_frame(input_node))
-        prediction = self.predict(cine, model, run, frames, device, progress=progress, cancel=cancel)
+        request = self.prepare(input_node, model, frames, device, overwrite)
+        prediction = self.predict_request(request, progress=progress, cancel=cancel)
         return self.add_result(input_node, prediction, overwrite=overwrite)
 
-    @staticmethod
-    def _ed_es(label: np.ndarray, cine: Cine, run: list[int]) -> tuple[int, int]:
-        from CardiacSSLLib.metrics.clinical import clinical_metrics
-
-        times = None if cine.trigger_times_ms is None else cine.trigger_times_ms[run]
-        result = clinical_metrics(label, cine.geometry, times)  # frame numbers index ``label``
-        return run[int(result.ed_frame)], run[int(result.es_frame)]
+    @classmethod
+    def predict_request(cls, request: SegmentRequest, progress=None, cancel=None) -> Prediction:
+        """:meth:`predict` for a :meth:`prepare` d request (no MRML: safe in a worker thread)."""
+        return cls.predict(
+            request.cine, request.model, request.frames, request.mode, request.device, progress=progress, cancel=cancel
+        )
 
     def add_result(self, input_node, prediction: Prediction, overwrite: bool = False) -> SegmentationResult:
         """Put ``prediction`` into the scene as segmentation node(s) aligned with ``input_node`` (MRML: main thread).

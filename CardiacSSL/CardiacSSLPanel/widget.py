@@ -13,8 +13,8 @@ import qt
 import slicer
 
 from CardiacSSLLib.errors import OutputExistsError
-from CardiacSSLLogic.finetune_runner import RunResult, SubprocessRunner, python_executable
-from CardiacSSLLogic.parameters import CardiacSSLParameterNode
+from CardiacSSLPanel.parameters import CardiacSSLParameterNode
+from CardiacSSLWorkflow.finetune_runner import RunResult, SubprocessRunner, python_executable
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class CardiacSSLWidgetController:
         if self.parameterNode is not None:
             self._guiConnection = self.parameterNode.connectGui(self.ui)
             if not str(self.parameterNode.trainingSetFolder) or str(self.parameterNode.trainingSetFolder) == ".":
-                from CardiacSSLLogic.trainingset_logic import default_folder
+                from CardiacSSLWorkflow.trainingset_logic import default_folder
 
                 self.parameterNode.trainingSetFolder = default_folder()
             index = self.ui.modelSelector.findData(self.parameterNode.model)
@@ -80,7 +80,7 @@ class CardiacSSLWidgetController:
     # --- dependencies ------------------------------------------------------------
 
     def _dependenciesReady(self) -> bool:
-        from CardiacSSLLogic.install_logic import ensure_dependencies
+        from CardiacSSLPanel.install_logic import ensure_dependencies
 
         requirements = self.moduleWidget.resourcePath("requirements.txt")
         with slicer.util.tryWithErrorDisplay("Installing dependencies failed.", waitCursor=True):
@@ -95,9 +95,9 @@ class CardiacSSLWidgetController:
             self._loadCine(folder)
 
     def onLoadCineFile(self) -> None:
-        path = qt.QFileDialog.getOpenFileName(
-            None, "4D cine file", "", "Cine (*.nii *.nii.gz *.nrrd *.seq.nrrd *.h5);;All files (*)"
-        )
+        from CardiacSSLLib.suffixes import file_dialog_filter
+
+        path = qt.QFileDialog.getOpenFileName(None, "4D cine file", "", file_dialog_filter())
         if path:
             self._loadCine(path)
 
@@ -105,7 +105,7 @@ class CardiacSSLWidgetController:
         if not self._dependenciesReady():
             return
         from CardiacSSLLib.io import load_cine
-        from CardiacSSLLogic.mrml_convert import cine_to_sequence
+        from CardiacSSLWorkflow.mrml_convert import cine_to_sequence
 
         with slicer.util.tryWithErrorDisplay(f"Could not load {path}.", waitCursor=True):
             cine = load_cine(path, allow_single_frame=True)
@@ -119,7 +119,7 @@ class CardiacSSLWidgetController:
     def refreshModels(self) -> None:
         self.ui.modelSelector.clear()
         try:
-            from CardiacSSLLogic.segment_logic import list_models
+            from CardiacSSLWorkflow.segment_logic import list_models
 
             for choice in list_models():
                 self.ui.modelSelector.addItem(choice.label, choice.name)
@@ -135,7 +135,7 @@ class CardiacSSLWidgetController:
 
     def onModelCard(self, name: str | None = None) -> None:
         """Show the card of ``name`` (default: the model selected for segmenting)."""
-        from CardiacSSLLogic.model_card import model_card
+        from CardiacSSLWorkflow.model_card import model_card
 
         name = name if name is not None else self.ui.modelSelector.currentData
         with slicer.util.tryWithErrorDisplay("Could not show the model card."):
@@ -143,7 +143,7 @@ class CardiacSSLWidgetController:
 
     def onStartPointCard(self) -> None:
         """Show the card of what fine-tuning starts from (the selected model or a backbone)."""
-        from CardiacSSLLogic.finetune_logic import init_for
+        from CardiacSSLWorkflow.finetune_logic import init_for
 
         with slicer.util.tryWithErrorDisplay("Could not show the model card."):
             init = init_for(self.ui.finetuneInitSelector.currentData, self.ui.modelSelector.currentData)
@@ -155,7 +155,7 @@ class CardiacSSLWidgetController:
     def _deviceCheck(self) -> tuple[bool, str]:
         """``(usable, note)``: an explicit GPU request without a usable GPU is an error shown here;
         'auto' falling back to the CPU is a note for the status line."""
-        from CardiacSSLLogic.segment_logic import gpu_message
+        from CardiacSSLWorkflow.segment_logic import gpu_message
 
         device = self.parameterNode.device
         message = gpu_message(device) or ""
@@ -169,7 +169,7 @@ class CardiacSSLWidgetController:
     def onSegment(self, overwrite: bool = False, model: str | None = None) -> None:
         if not self._dependenciesReady() or not self._deviceCheck()[0]:
             return
-        from CardiacSSLLogic.segment_logic import SegmentLogic
+        from CardiacSSLWorkflow.segment_logic import SegmentLogic
 
         p = self.parameterNode
         logic = SegmentLogic(slicer.mrmlScene)
@@ -177,7 +177,7 @@ class CardiacSSLWidgetController:
             with slicer.util.WaitCursor():
                 result = logic.segment(p.inputVolume, model or p.model, p.frames, p.device, overwrite=overwrite)
         except OutputExistsError as exc:
-            if not overwrite and slicer.util.confirmYesNoDisplay(str(exc)):
+            if not overwrite and slicer.util.confirmYesNoDisplay(f"{exc}.\n\nReplace it?"):
                 self.onSegment(overwrite=True, model=model)
             return
         except Exception as exc:  # noqa: BLE001 - shown to the user, logged with traceback
@@ -206,7 +206,7 @@ class CardiacSSLWidgetController:
     # --- 4. training set ---------------------------------------------------------
 
     def _trainingSet(self):
-        from CardiacSSLLogic.trainingset_logic import TrainingSetLogic
+        from CardiacSSLWorkflow.trainingset_logic import TrainingSetLogic
 
         return TrainingSetLogic(Path(str(self.parameterNode.trainingSetFolder)))
 
@@ -251,7 +251,7 @@ class CardiacSSLWidgetController:
 
     def _refreshStartPoints(self) -> None:
         """Fill "Start from" (selected model, backbones, scratch), keeping the parameter node's choice."""
-        from CardiacSSLLogic.finetune_logic import START_SELECTED, list_start_points
+        from CardiacSSLWorkflow.finetune_logic import START_SELECTED, list_start_points
 
         wanted = self.parameterNode.finetuneInit if self.parameterNode is not None else START_SELECTED
         combo = self.ui.finetuneInitSelector
@@ -280,18 +280,19 @@ class CardiacSSLWidgetController:
         usable, message = self._deviceCheck()
         if not usable:
             return
-        from CardiacSSLLogic.finetune_logic import FinetuneLogic, describe_init, init_for
+        from CardiacSSLWorkflow.finetune_logic import FinetuneLogic, describe_init
 
         p = self.parameterNode
         self._finetune = FinetuneLogic(SubprocessRunner(), python=python_executable())
         self._finetune.runner.progress.connect(self._onProgress)
         self._finetune.runner.finished.connect(self._onFinished)
         with slicer.util.tryWithErrorDisplay("Could not start fine-tuning."):
-            init = init_for(p.finetuneInit, p.model)
-            self._finetune.start(p.trainingSetFolder, init, p.finetuneName, p.finetuneSteps, p.device)
+            job = self._finetune.start_from(
+                p.finetuneInit, p.model, p.trainingSetFolder, p.finetuneName, p.finetuneSteps, p.device
+            )
             self.ui.finetuneButton.text = "Cancel fine-tuning"
             self.ui.finetuneProgressBar.setValue(0)
-            started = f"Fine-tuning from {describe_init(init)} started in a separate process."
+            started = f"Fine-tuning from {describe_init(job.init)} started in a separate process."
             self._status(f"{message} {started}" if message else started)
             self._timer.start()
 
@@ -311,7 +312,7 @@ class CardiacSSLWidgetController:
             )
 
     def _onFinished(self, result: RunResult) -> None:
-        from CardiacSSLLogic.finetune_logic import FinetuneLogic
+        from CardiacSSLWorkflow.finetune_logic import FinetuneLogic
 
         self.ui.finetuneButton.text = "Fine-tune"
         summary = FinetuneLogic.summary(result)
@@ -332,7 +333,7 @@ class CardiacSSLWidgetController:
     # --- 6. metrics --------------------------------------------------------------
 
     def onMetrics(self) -> None:
-        from CardiacSSLLogic.metrics_logic import MetricsLogic
+        from CardiacSSLWorkflow.metrics_logic import MetricsLogic
 
         p = self.parameterNode
         with slicer.util.tryWithErrorDisplay("Could not compute the metrics.", waitCursor=True):
@@ -346,7 +347,7 @@ class CardiacSSLWidgetController:
                 slicer.modules.plots.logic().ShowChartInLayout(self._metrics.chart)
 
     def onExportCsv(self) -> None:
-        from CardiacSSLLogic.metrics_logic import MetricsLogic
+        from CardiacSSLWorkflow.metrics_logic import MetricsLogic
 
         if self._metrics is None:
             slicer.util.errorDisplay("Compute the metrics first.")

@@ -1,4 +1,7 @@
-"""The module's end-to-end workflow as one function: Slicer's self-test and pytest both call it.
+"""The module's end-to-end workflow as one function, driving CardiacSSLWorkflow as the panel does.
+
+Test code: the ctest beside it and the module's self-test run it inside Slicer, pytest
+(Testing/test_slicer_workflow.py, the web tests) on slicer-core.
 
 Load cine -> sequence (exact geometry) -> segment with a small model -> edit the result
 as a user correction would -> add it to a training set -> fine-tune for a few steps in
@@ -17,14 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
+from CardiacSSLLib import labels
 from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.errors import OutputExistsError
-from CardiacSSLLogic import mrml_convert
-from CardiacSSLLogic.finetune_logic import FinetuneLogic
-from CardiacSSLLogic.finetune_runner import RunState
-from CardiacSSLLogic.metrics_logic import MetricsLogic
-from CardiacSSLLogic.segment_logic import SegmentLogic
-from CardiacSSLLogic.trainingset_logic import TrainingSetLogic
+from CardiacSSLWorkflow import mrml_convert
+from CardiacSSLWorkflow.finetune_logic import FinetuneLogic
+from CardiacSSLWorkflow.finetune_runner import RunState
+from CardiacSSLWorkflow.metrics_logic import MetricsLogic
+from CardiacSSLWorkflow.segment_logic import SegmentLogic
+from CardiacSSLWorkflow.trainingset_logic import TrainingSetLogic
 
 logger = logging.getLogger(__name__)
 
@@ -91,9 +95,10 @@ def paint_block(segmentation_node, segment_name: str, block: tuple[slice, slice,
 
     segment_id = segmentation_node.GetSegmentation().GetSegmentIdBySegmentName(segment_name)
     current = mrml_convert.label_from_segmentation(segmentation_node, geometry, shape)
-    mask = (current == {"LV": 1, "MYO": 2, "RV": 3}[segment_name]).astype(np.uint8)
+    value = {name: value for value, name in labels.NAMES.items()}[segment_name]
+    mask = (current == value).astype(np.uint8)
     mask[block] = 1
-    image = mrml_convert._oriented_image(mask, geometry)
+    image = mrml_convert.oriented_image(mask, geometry)
     segmentation = segmentation_node.GetSegmentation()
     others = [segmentation.GetNthSegmentID(i) for i in range(segmentation.GetNumberOfSegments())]
     others.remove(segment_id)  # the Segment Editor's default: painting overwrites other segments

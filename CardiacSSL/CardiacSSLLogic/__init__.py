@@ -1,1 +1,0 @@
-"""Slicer-side logic of the CardiacSSL module (MRML <-> Cine, segment, training set, fine-tune, metrics)."""

@@ -1,0 +1,1 @@
+"""The module panel inside Slicer: widget controller, typed parameter node, dependency install."""

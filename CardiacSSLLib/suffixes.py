@@ -1,0 +1,36 @@
+"""The file name endings the library reads: one list for the readers and every front end.
+
+``load_cine`` detects formats with these; the web app's cine list, the Slicer module's file
+dialog and the command-line help are made from them, so they cannot disagree. Plain
+tuples: importing this reads no file and needs neither SimpleITK nor torch.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+NRRD_SUFFIXES = (".nrrd", ".nhdr")  # a Slicer sequence (.seq.nrrd) ends in .nrrd
+METAIMAGE_SUFFIXES = (".mha", ".mhd")
+VOLUME_SUFFIXES = NIFTI_SUFFIXES + NRRD_SUFFIXES + METAIMAGE_SUFFIXES  # 4D images (or 3D frames) SimpleITK reads
+HDF5_SUFFIXES = (".h5", ".hdf5")  # SSL4MIS ACDC volumes
+CINE_FILE_SUFFIXES = VOLUME_SUFFIXES + HDF5_SUFFIXES  # a file ``load_cine`` reads as a cine
+DICOM_SUFFIXES = (".dcm", ".ima")  # images of a DICOM folder (a folder is read whatever its files' names)
+SEG_NRRD_SUFFIX = ".seg.nrrd"  # a Slicer segmentation
+
+
+def has_suffix(path: str | os.PathLike, suffixes: tuple[str, ...]) -> bool:
+    """Whether the file name of ``path`` ends with one of ``suffixes`` (case-insensitive)."""
+    name = Path(path).name.lower()
+    return any(name.endswith(s) for s in suffixes)
+
+
+def readable_files_text() -> str:
+    """'.nii, .nii.gz, .nrrd, .nhdr, .mha, .mhd, .h5, .hdf5' for messages and help texts."""
+    return ", ".join(CINE_FILE_SUFFIXES)
+
+
+def file_dialog_filter(title: str = "Cine") -> str:
+    """A Qt file-dialog filter for every readable cine file, then all files."""
+    return f"{title} ({' '.join('*' + s for s in CINE_FILE_SUFFIXES)});;All files (*)"

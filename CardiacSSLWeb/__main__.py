@@ -1,0 +1,5 @@
+import sys
+
+from CardiacSSLWeb.cli import main
+
+sys.exit(main())
