@@ -197,15 +197,109 @@ def _load_resume(resume_dir: Path, net: UNet2D, opt: torch.optim.Optimizer):
     return int(cfg["step"]), cfg.get("best", {}), best_state
 
 
-def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: CancelToken | None = None) -> Path:
-    """Train; returns the model checkpoint stem ``<out>/model``. Raises Cancelled on cancel."""
+def _optimizer(cfg: FinetuneConfig, net: UNet2D, pretrained: set[str]) -> torch.optim.Optimizer:
+    """AdamW; weights loaded from a backbone form a second group at ``lr * pretrained_lr_scale``."""
+    if cfg.linear_probe:
+        from CardiacSSLLib.methods.transfer import freeze_for_linear_probe
+
+        freeze_for_linear_probe(net)
+    pre = [p for n, p in net.named_parameters() if n in pretrained and p.requires_grad]
+    fresh = [p for n, p in net.named_parameters() if n not in pretrained and p.requires_grad]
+    groups = [{"params": fresh, "lr": cfg.lr}]
+    if pre:
+        groups.append({"params": pre, "lr": cfg.lr * cfg.pretrained_lr_scale})
+    return torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+
+
+def _loss(cfg: FinetuneConfig):
     from monai.losses import DeepSupervisionLoss, DiceCELoss
+
+    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
+    return DeepSupervisionLoss(loss_fn, weight_mode="exp") if cfg.deep_supervision else loss_fn
+
+
+def _loader(cfg: FinetuneConfig, train_slices: list):
+    """The augmented training slices and a seeded sampler of ``steps x batch_size`` draws."""
     from torch.utils.data import DataLoader, RandomSampler
 
-    from CardiacSSLLib.checkpoint import save_checkpoint
-    from CardiacSSLLib.device import autocast, resolve_device
     from CardiacSSLLib.engine.augment import training_transforms
     from CardiacSSLLib.engine.data import LabelledSlices
+
+    transform = training_transforms(cfg.patch_size, cfg.strong_augmentation)
+    # MONAI's random transforms share one class-level RandomState seeded from the OS
+    # unless told otherwise: without this the same seed gives different runs
+    transform.set_random_state(seed=cfg.seed)
+    dataset = LabelledSlices(train_slices, transform)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    sampler = RandomSampler(dataset, replacement=True, num_samples=cfg.steps * cfg.batch_size, generator=gen)
+    loader = DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        num_workers=cfg.num_workers,
+        drop_last=True,
+        persistent_workers=cfg.num_workers > 0,
+    )
+    return dataset, loader
+
+
+@dataclass
+class _Best:
+    """The best validation score so far and the weights that reached it (resumable state)."""
+
+    score: dict = field(default_factory=lambda: {"mean": -1.0})
+    state: dict | None = None
+
+
+def _train(cfg, net, opt, loader, val_cines, model_cfg, device, start, best: _Best, resume_dir, progress, cancel):
+    """The optimisation steps from ``start``; validates, keeps the best, saves resume points."""
+    from CardiacSSLLib.device import autocast
+
+    loss_fn = _loss(cfg)
+    base_lrs = [g["lr"] for g in opt.param_groups]
+    step, running = start, None
+    try:
+        it = iter(loader)
+        for step in range(start, cfg.steps):
+            if cancel is not None:
+                cancel.check()
+            batch = next(it)
+            for g, base in zip(opt.param_groups, base_lrs, strict=True):
+                g["lr"] = base * _poly_lr(step, cfg.steps)
+            if len(opt.param_groups) > 1 and step < cfg.freeze_pretrained_steps:
+                opt.param_groups[1]["lr"] = 0.0  # staged fine-tuning: the fresh head first
+            x, y = batch["image"].to(device), batch["label"].to(device)
+            with autocast(device, cfg.amp):
+                loss = loss_fn(net(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 12.0)
+            opt.step()
+            lv = float(loss.detach())
+            running = lv if running is None else 0.95 * running + 0.05 * lv
+            progress.step(step + 1, loss=lv, smooth_loss=running, lr=opt.param_groups[0]["lr"])
+            last = step + 1 == cfg.steps
+            if val_cines and ((step + 1) % cfg.val_every == 0 or last):
+                score = validate(net, val_cines, model_cfg, str(device))
+                if score["mean"] > best.score.get("mean", -1.0):
+                    best.score = {**score, "step": step + 1}
+                    best.state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+                if not last:
+                    # a killed run (session end, power cut) resumes from here with --resume
+                    _save_resume(resume_dir, net, opt, step + 1, best.score, best.state)
+                progress.event("validation", step=step + 1, dice=score)
+    except Cancelled:
+        _save_resume(resume_dir, net, opt, step, best.score, best.state)
+        progress.event("cancelled", step=step, resume=str(resume_dir))
+        raise
+    finally:
+        progress.close()
+
+
+def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: CancelToken | None = None) -> Path:
+    """Train; returns the model checkpoint stem ``<out>/model``. Raises Cancelled on cancel."""
+    from CardiacSSLLib.checkpoint import save_checkpoint
+    from CardiacSSLLib.device import resolve_device
     from CardiacSSLLib.metrics.output import ensure_writable_dir
 
     out = Path(cfg.out)
@@ -227,41 +321,13 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
         "labels": labels.names_record(),
         **{k: v for k, v in init_info.items() if k != "loaded_keys"},
     }
-    if cfg.linear_probe:
-        from CardiacSSLLib.methods.transfer import freeze_for_linear_probe
-
-        freeze_for_linear_probe(net)
-    pre = [p for n, p in net.named_parameters() if n in pretrained and p.requires_grad]
-    fresh = [p for n, p in net.named_parameters() if n not in pretrained and p.requires_grad]
-    groups = [{"params": fresh, "lr": cfg.lr}]
-    if pre:
-        groups.append({"params": pre, "lr": cfg.lr * cfg.pretrained_lr_scale})
-    opt = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
-    base_lrs = [g["lr"] for g in opt.param_groups]
-    loss_fn = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
-    if cfg.deep_supervision:
-        loss_fn = DeepSupervisionLoss(loss_fn, weight_mode="exp")
-
-    transform = training_transforms(cfg.patch_size, cfg.strong_augmentation)
-    # MONAI's random transforms share one class-level RandomState seeded from the OS
-    # unless told otherwise: without this the same seed gives different runs
-    transform.set_random_state(seed=cfg.seed)
-    dataset = LabelledSlices(train_slices, transform)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    sampler = RandomSampler(dataset, replacement=True, num_samples=cfg.steps * cfg.batch_size, generator=gen)
-    loader = DataLoader(
-        dataset,
-        batch_size=cfg.batch_size,
-        sampler=sampler,
-        num_workers=cfg.num_workers,
-        drop_last=True,
-        persistent_workers=cfg.num_workers > 0,
-    )
+    opt = _optimizer(cfg, net, pretrained)
+    dataset, loader = _loader(cfg, train_slices)
 
     resume_dir = out / ".resume"
-    start, best, best_state = 0, {"mean": -1.0}, None
+    start, best = 0, _Best()
     if cfg.resume and (resume_dir / "state.json").exists():
-        start, best, best_state = _load_resume(resume_dir, net, opt)
+        start, best.score, best.state = _load_resume(resume_dir, net, opt)
         log.info("resumed at step %d", start)
         run.resumed_at(start)
     progress = progress or Progress(total=cfg.steps, description="fine-tune")
@@ -274,53 +340,13 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
         device=str(device),
         init=init_info.get("init"),
     )
-    step = start
-    running = None
-    try:
-        it = iter(loader)
-        for step in range(start, cfg.steps):
-            if cancel is not None:
-                cancel.check()
-            batch = next(it)
-            frozen = step < cfg.freeze_pretrained_steps
-            for g, base in zip(opt.param_groups, base_lrs, strict=True):
-                g["lr"] = base * _poly_lr(step, cfg.steps)
-            if pre:
-                opt.param_groups[1]["lr"] = 0.0 if frozen else opt.param_groups[1]["lr"]
-            x = batch["image"].to(device)
-            y = batch["label"].to(device)
-            with autocast(device, cfg.amp):
-                pred = net(x)
-                loss = loss_fn(pred, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 12.0)
-            opt.step()
-            lv = float(loss.detach())
-            running = lv if running is None else 0.95 * running + 0.05 * lv
-            progress.step(step + 1, loss=lv, smooth_loss=running, lr=opt.param_groups[0]["lr"])
-            last = step + 1 == cfg.steps
-            if val_cines and ((step + 1) % cfg.val_every == 0 or last):
-                score = validate(net, val_cines, model_cfg, str(device))
-                if score["mean"] > best.get("mean", -1.0):
-                    best = {**score, "step": step + 1}
-                    best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-                if not last:
-                    # a killed run (session end, power cut) resumes from here with --resume
-                    _save_resume(resume_dir, net, opt, step + 1, best, best_state)
-                progress.event("validation", step=step + 1, dice=score)
-    except Cancelled:
-        _save_resume(resume_dir, net, opt, step, best, best_state)
-        progress.event("cancelled", step=step, resume=str(resume_dir))
-        raise
-    finally:
-        progress.close()
+    _train(cfg, net, opt, loader, val_cines, model_cfg, device, start, best, resume_dir, progress, cancel)
 
-    final_state = best_state if best_state is not None else net.state_dict()
+    validation = best.score if val_cines else {}
     model_cfg.update(
         {
             "name": cfg.name or out.name,
-            "validation": best if val_cines else {},
+            "validation": validation,
             "training": {
                 **asdict(cfg),
                 "features": list(cfg.features),
@@ -330,7 +356,7 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
             **run.fields(),
         }
     )
-    save_checkpoint(model_stem, final_state, model_cfg)
+    save_checkpoint(model_stem, best.state if best.state is not None else net.state_dict(), model_cfg)
     if resume_dir.exists():
         for f in resume_dir.iterdir():
             f.unlink()
@@ -338,9 +364,9 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
     progress.event(
         "done",
         model=str(model_stem),
-        val_dice=best.get("mean") if val_cines else None,
-        validation=best if val_cines else {},
+        val_dice=validation.get("mean") if val_cines else None,
+        validation=validation,
         wall_time_s=model_cfg["wall_time_s"],
     )
-    log.info("wrote %s", json.dumps({"model": str(model_stem), "validation": model_cfg["validation"]}))
+    log.info("wrote %s", json.dumps({"model": str(model_stem), "validation": validation}))
     return model_stem

@@ -21,21 +21,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from CardiacSSLLib.checkpoint import load_state, read_config, save_checkpoint
 from CardiacSSLLib.device import autocast, resolve_device
 from CardiacSSLLib.engine import distributed as D
+from CardiacSSLLib.engine.pretrain_batches import BatchStream, random_crops  # noqa: F401  (re-exported)
+from CardiacSSLLib.engine.pretrain_checkpoints import (  # noqa: F401  (re-exported)
+    CHECKPOINTS,
+    _unflatten_optimizer,
+    latest_training_state,
+    save_backbones,
+    save_training_state,
+)
 from CardiacSSLLib.engine.progress import CancelToken, Progress
 from CardiacSSLLib.engine.run_record import RunRecord
 from CardiacSSLLib.engine.unlabelled import UnlabelledFrames, load_unlabelled
 from CardiacSSLLib.errors import InputError, ModelError, OutputExistsError
-from CardiacSSLLib.methods import Batch, OptimSettings, PretrainMethod, build_method
+from CardiacSSLLib.methods import OptimSettings, PretrainMethod, build_method
 from CardiacSSLLib.methods.transfer import load_backbone_into  # noqa: F401  (re-exported for fine-tuning)
 from CardiacSSLLib.models.unet import UNetConfig
 
 log = logging.getLogger(__name__)
 
 BACKBONE = "backbone"
-CHECKPOINTS = "checkpoints"
 LOG_FILE = "log.jsonl"
 
 
@@ -137,174 +143,6 @@ def stage_bounds(total: int, n_stages: int) -> list[int]:
     return [round(total * k / n_stages) for k in range(n_stages + 1)]
 
 
-# --------------------------------------------------------------------------- batches
-
-
-def random_crops(images: torch.Tensor, size: int, rng: np.random.Generator) -> torch.Tensor:
-    """(B, 1, H, W) -> (B, 1, size, size) at random positions (the stored canvas is larger)."""
-    h, w = images.shape[-2:]
-    if (h, w) == (size, size):
-        return images
-    ys, xs = rng.integers(0, h - size + 1, len(images)), rng.integers(0, w - size + 1, len(images))
-    return torch.stack([im[:, y : y + size, x : x + size] for im, y, x in zip(images, ys, xs, strict=True)])
-
-
-class BatchStream:
-    """Index batches per step: epochs of a rank's ``DistributedSampler`` shard, or the method's
-    structured sampler (seeded by step, so a resumed run continues the same sequence)."""
-
-    def __init__(self, frames: UnlabelledFrames, batch: int, size: int, info: D.DistInfo, seed: int) -> None:
-        self.frames, self.batch, self.size, self.info, self.seed = frames, batch, size, info, seed
-        if frames.images.shape[-1] < size or frames.images.shape[-2] < size:
-            raise InputError(f"stored frames ({tuple(frames.images.shape[-2:])}) are smaller than the {size} crops")
-        self.sampler = D.sampler(len(frames), info, seed)
-        self.per_epoch = len(self.sampler) // batch
-        self._epoch, self._order = -1, []
-
-    def indices(self, step: int, method: PretrainMethod) -> np.ndarray:
-        rng = np.random.default_rng([self.seed, self.info.rank, step])
-        custom = method.sample_indices(self.frames.meta, self.batch, rng)
-        if custom is not None:
-            return custom
-        if self.per_epoch == 0:  # fewer frames than a batch
-            return rng.choice(len(self.frames), self.batch, replace=True)
-        epoch, k = divmod(step, self.per_epoch)
-        if epoch != self._epoch:
-            self.sampler.set_epoch(epoch)
-            self._epoch, self._order = epoch, list(self.sampler)
-        return np.asarray(self._order[k * self.batch : (k + 1) * self.batch], dtype=np.int64)
-
-    def batch_at(self, step: int, method: PretrainMethod, device: torch.device, channels_last: bool) -> Batch:
-        idx = self.indices(step, method)
-        rng = np.random.default_rng([self.seed, self.info.rank, step, 2])
-        images = random_crops(self.frames.images[torch.from_numpy(idx)], self.size, rng)
-        images = images.to(device, non_blocking=True).float()
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        g = torch.Generator().manual_seed(
-            int(np.random.default_rng([self.seed, self.info.rank, step, 1]).integers(2**62))
-        )
-        return Batch(
-            images=images,
-            volume=torch.from_numpy(self.frames.volume[idx]).to(device),
-            position=torch.from_numpy(self.frames.position[idx]).to(device),
-            generator=g,
-        )
-
-
-# --------------------------------------------------------------------------- checkpoints
-
-
-def _state_for_save(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    # clone: shared submodules (DINO's student/backbone) would alias storages, refused by safetensors
-    return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
-
-
-def _flatten_optimizer(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    sd = opt.state_dict()
-    tensors, scalars = {}, {}
-    for idx, st in sd["state"].items():
-        for k, v in st.items():
-            if torch.is_tensor(v):
-                tensors[f"optim/{idx}/{k}"] = v.detach().cpu().clone()
-            else:
-                scalars[f"{idx}/{k}"] = v
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
-
-
-def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
-    state: dict[int, dict] = {}
-    for key, v in tensors.items():
-        _, idx, k = key.split("/", 2)
-        state.setdefault(int(idx), {})[k] = v
-    for key, v in meta.get("scalars", {}).items():
-        idx, k = key.split("/", 1)
-        state.setdefault(int(idx), {})[k] = v
-    return {"state": state, "param_groups": meta["param_groups"]}
-
-
-def save_training_state(
-    out: Path, method: PretrainMethod, opt: torch.optim.Optimizer, step: int, cfg: PretrainConfig, keep: int
-) -> Path:
-    """Atomic ``checkpoints/resume-<step>``; older ones beyond ``keep`` are removed afterwards."""
-    opt_tensors, opt_meta = _flatten_optimizer(opt)
-    state = {f"method/{k}": v for k, v in _state_for_save(method).items()} | opt_tensors
-    path = out / CHECKPOINTS / f"resume-{step:08d}"
-    config = {
-        "kind": "resume",
-        "step": step,
-        "method": cfg.method,
-        "stage": getattr(method, "stage", 0),
-        "network": method.backbone.config.to_dict(),
-        "config": cfg.to_dict(),
-        "optimizer": opt_meta,
-    }
-    save_checkpoint(path, state, config)
-    old = sorted((out / CHECKPOINTS).glob("resume-*.json"))[:-keep] if keep > 0 else []
-    for j in old:
-        j.with_suffix(".safetensors").unlink(missing_ok=True)
-        j.unlink(missing_ok=True)
-    return path
-
-
-def latest_training_state(out: Path) -> tuple[dict, dict[str, torch.Tensor]] | None:
-    """The newest resume checkpoint whose weights verify (a torn write falls back to the previous one)."""
-    for j in sorted((out / CHECKPOINTS).glob("resume-*.json"), reverse=True):
-        try:
-            cfg = read_config(j)
-            return cfg, load_state(j, cfg.get("sha256"))
-        except ModelError as exc:
-            log.warning("ignoring unusable checkpoint %s: %s", j, exc)
-    return None
-
-
-def save_backbones(
-    out: Path,
-    method: PretrainMethod,
-    cfg: PretrainConfig,
-    settings: OptimSettings,
-    frames: UnlabelledFrames,
-    steps: int,
-    info: D.DistInfo,
-    extra: dict,
-) -> dict[str, Path]:
-    paths = {}
-    nets = method.backbones()
-    for name, net in nets.items():
-        config = {
-            "kind": "backbone",
-            "method": method.name,
-            "paper": method.paper,
-            "network": net.config.to_dict(),
-            "transfer": method.transfer,
-            "transfer_prefixes": method.transfer_prefixes(),
-            "hyperparameters": method.hparams(),
-            "optimisation": settings.to_dict()
-            | {
-                "iterations": steps,
-                "world_size": info.world_size,
-                "global_batch": settings.batch_size * info.world_size,
-            },
-            "data": {
-                "sources": list(cfg.sources),
-                "summary": frames.sources,
-                "n_frames": len(frames),
-                "n_volumes": frames.n_volumes,
-                "image_size": cfg.image_size,
-                "target_spacing": cfg.target_spacing,
-                "preprocess": "per-slice percentiles 0.5-99.5 to 0..1; resampled to target_spacing when "
-                "known, native pixels otherwise; random image_size crops of a 1.5x centred canvas",
-            },
-            "seed": cfg.seed,
-            **extra,  # the run record (commit, hardware, created, ...) and the run's speed
-        }
-        if len(nets) > 1:
-            config["pair"] = sorted(n for n in nets if n != name)
-        w, _ = save_checkpoint(out / name, _state_for_save(net), config)
-        paths[name] = w
-    return paths
-
-
 # --------------------------------------------------------------------------- the loop
 
 
@@ -357,13 +195,96 @@ def _prepare_out(cfg: PretrainConfig, info: D.DistInfo) -> Path:
     return out
 
 
-def pretrain(
-    cfg: PretrainConfig,
-    progress: Progress | None = None,
-    cancel: CancelToken | None = None,
-    frames: UnlabelledFrames | None = None,
-) -> PretrainResult:
-    """Run a pretraining job; ``frames`` may be given directly (else read from ``cfg.sources``)."""
+@dataclass
+class _Loop:
+    """What the step loop reads and changes (a new stage rebuilds the optimiser and the DDP wrapper)."""
+
+    cfg: PretrainConfig
+    method: PretrainMethod
+    settings: OptimSettings
+    opt: torch.optim.Optimizer
+    model: torch.nn.Module
+    stream: BatchStream
+    lrs: np.ndarray
+    bounds: list[int]
+    info: D.DistInfo
+    device: torch.device
+    channels_last: bool
+    out: Path
+
+    @property
+    def total(self) -> int:
+        return self.bounds[-1]
+
+    def stage_of(self, step: int) -> int:
+        n = self.method.n_stages
+        return max(k for k in range(n) if self.bounds[k] <= step) if step < self.total else n - 1
+
+
+def _resume(loop: _Loop, resumed) -> int:
+    """Load a resume checkpoint into the method (and the optimiser, within the same stage)."""
+    cfg, (rcfg, state) = loop.cfg, resumed
+    if rcfg.get("method") != cfg.method:
+        raise InputError(f"{loop.out} holds a {rcfg.get('method')} run; cannot resume it as {cfg.method}")
+    loop.method.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("method/")})
+    if int(rcfg.get("stage", 0)) == loop.stage_of(int(rcfg["step"])):  # else a new stage starts: fresh optimiser
+        loop.opt.load_state_dict(
+            _unflatten_optimizer({k: v for k, v in state.items() if k.startswith("optim/")}, rcfg["optimizer"])
+        )
+    log.info("resumed %s at step %d of %d", cfg.method, int(rcfg["step"]), loop.total)
+    return int(rcfg["step"])
+
+
+def _steps(loop: _Loop, start: int, record, progress, cancel) -> tuple[dict, int, float]:
+    """Steps ``start..total``: schedule, stages, logging, checkpoints. Returns (metrics, images, seconds)."""
+    cfg, method, info, total = loop.cfg, loop.method, loop.info, loop.total
+    t0, seen, metrics = time.monotonic(), 0, {}
+    for step in range(start, total):
+        if cancel is not None:
+            cancel.check()
+        stage = loop.stage_of(step)
+        if stage != getattr(method, "stage", 0):
+            method.set_stage(stage)
+            loop.opt = build_optimizer(method, loop.settings)
+            loop.model = D.wrap(method, info, loop.device)
+            record("stage", stage=stage, step=step)
+        for group in loop.opt.param_groups:
+            group["lr"] = float(loop.lrs[step])
+        batch = loop.stream.batch_at(step, method, loop.device, loop.channels_last)
+        with autocast(loop.device, cfg.amp):
+            loss, step_metrics = loop.model(batch, step, total)
+        loop.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if loop.settings.clip_grad:
+            params = [p for p in method.parameters() if p.requires_grad]
+            torch.nn.utils.clip_grad_norm_(params, loop.settings.clip_grad)
+        loop.opt.step()
+        method.after_step(step + 1, total)
+        seen += batch.images.shape[0] * info.world_size
+        done = step + 1
+        checkpoint = done % cfg.checkpoint_every == 0 or done == total
+        if done % cfg.log_every == 0 or checkpoint:  # reading the loss synchronises the GPU: not every step
+            value = float(loss.detach())
+            if not math.isfinite(value):  # before a checkpoint could keep diverged weights
+                raise ModelError(f"{cfg.method} loss became {value} by step {done}; lower the learning rate")
+            metrics = {
+                "loss": D.mean_across(value, info, loop.device),
+                **{k: float(v) for k, v in step_metrics.items()},
+                "lr": float(loop.lrs[step]),
+                "images_per_s": round(seen / max(time.monotonic() - t0, 1e-9), 2),
+            }
+            record("step", step=done, total=total, **metrics)
+            if progress is not None:
+                progress.step(done, **metrics)
+        if checkpoint:
+            if info.is_main:
+                save_training_state(loop.out, method, loop.opt, done, cfg, cfg.keep_checkpoints)
+            D.barrier(info)
+    return metrics, seen, time.monotonic() - t0
+
+
+def _setup(cfg: PretrainConfig, frames: UnlabelledFrames | None):
+    """Device, process group, output folder, method, settings, frames, schedule; seeds torch first."""
     device = resolve_device(cfg.device)
     info = D.init_from_env(device.type == "cuda")
     if device.type == "cuda" and info.enabled:
@@ -373,8 +294,6 @@ def pretrain(
     torch.manual_seed(cfg.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    channels_last = cfg.channels_last and device.type == "cuda"
-
     network = UNetConfig(features=tuple(cfg.features), norm=cfg.norm)
     if cfg.image_size % network.divisor:
         raise InputError(
@@ -385,32 +304,30 @@ def pretrain(
     if frames is None:
         frames = load_unlabelled(cfg.sources, cfg.image_size, cfg.target_spacing)
     total = cfg.iterations or max(1, math.ceil(settings.epochs * len(frames) / (settings.batch_size * info.world_size)))
-    bounds = stage_bounds(total, method.n_stages)
-    lrs = lr_schedule(settings, bounds)
+    return device, info, run, out, network, method, settings, frames, stage_bounds(total, method.n_stages)
 
-    def stage_of(step: int) -> int:
-        return max(k for k in range(method.n_stages) if bounds[k] <= step) if step < total else method.n_stages - 1
 
-    start = 0
+def pretrain(
+    cfg: PretrainConfig,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+    frames: UnlabelledFrames | None = None,
+) -> PretrainResult:
+    """Run a pretraining job; ``frames`` may be given directly (else read from ``cfg.sources``)."""
+    device, info, run, out, network, method, settings, frames, bounds = _setup(cfg, frames)
+    channels_last = cfg.channels_last and device.type == "cuda"
+    loop = _Loop(cfg, method, settings, None, None, None, lr_schedule(settings, bounds), bounds, info, device,
+                 channels_last, out)  # fmt: skip
     resumed = latest_training_state(out) if cfg.resume else None
-    method.set_stage(stage_of(resumed[0]["step"]) if resumed else 0)
+    method.set_stage(loop.stage_of(resumed[0]["step"]) if resumed else 0)
     method.to(device)
     if channels_last:
         method.to(memory_format=torch.channels_last)
-    opt = build_optimizer(method, settings)
-    if resumed:
-        rcfg, state = resumed
-        if rcfg.get("method") != cfg.method:
-            raise InputError(f"{out} holds a {rcfg.get('method')} run; cannot resume it as {cfg.method}")
-        method.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("method/")})
-        if int(rcfg.get("stage", 0)) == stage_of(int(rcfg["step"])):  # else a new stage starts: fresh optimiser
-            opt.load_state_dict(
-                _unflatten_optimizer({k: v for k, v in state.items() if k.startswith("optim/")}, rcfg["optimizer"])
-            )
-        start = int(rcfg["step"])
-        log.info("resumed %s at step %d of %d", cfg.method, start, total)
-    model = D.wrap(method, info, device)
-    stream = BatchStream(frames, settings.batch_size, cfg.image_size, info, cfg.seed)
+    loop.opt = build_optimizer(method, settings)
+    start = _resume(loop, resumed) if resumed else 0
+    loop.model = D.wrap(method, info, device)
+    loop.stream = BatchStream(frames, settings.batch_size, cfg.image_size, info, cfg.seed)
+    total = loop.total
 
     logf = open(out / LOG_FILE, "a") if info.is_main else None  # noqa: SIM115  (closed in finally)
     own_progress = progress is None and info.is_main
@@ -442,67 +359,18 @@ def pretrain(
         device=str(device),
         commit=run.commit,
     )
-    t0, seen, metrics = time.monotonic(), 0, {}
     try:
-        for step in range(start, total):
-            if cancel is not None:
-                cancel.check()
-            stage = stage_of(step)
-            if stage != getattr(method, "stage", 0):
-                method.set_stage(stage)
-                opt = build_optimizer(method, settings)
-                model = D.wrap(method, info, device)
-                record("stage", stage=stage, step=step)
-            for group in opt.param_groups:
-                group["lr"] = float(lrs[step])
-            batch = stream.batch_at(step, method, device, channels_last)
-            with autocast(device, cfg.amp):
-                loss, step_metrics = model(batch, step, total)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if settings.clip_grad:
-                torch.nn.utils.clip_grad_norm_([p for p in method.parameters() if p.requires_grad], settings.clip_grad)
-            opt.step()
-            method.after_step(step + 1, total)
-            seen += batch.images.shape[0] * info.world_size
-            done = step + 1
-            checkpoint = done % cfg.checkpoint_every == 0 or done == total
-            if done % cfg.log_every == 0 or checkpoint:  # reading the loss synchronises the GPU: not every step
-                value = float(loss.detach())
-                if not math.isfinite(value):  # before a checkpoint could keep diverged weights
-                    raise ModelError(f"{cfg.method} loss became {value} by step {done}; lower the learning rate")
-                elapsed = time.monotonic() - t0
-                metrics = {
-                    "loss": D.mean_across(value, info, device),
-                    **{k: float(v) for k, v in step_metrics.items()},
-                    "lr": float(lrs[step]),
-                    "images_per_s": round(seen / max(elapsed, 1e-9), 2),
-                }
-                record("step", step=done, total=total, **metrics)
-                if progress is not None:
-                    progress.step(done, **metrics)
-            if checkpoint:
-                if info.is_main:
-                    save_training_state(out, method, opt, done, cfg, cfg.keep_checkpoints)
-                D.barrier(info)
-        wall = time.monotonic() - t0
+        metrics, seen, wall = _steps(loop, start, record, progress, cancel)
         ips = seen / max(wall, 1e-9)
         paths: dict[str, Path] = {}
         if info.is_main:
             health = _health(cfg, method, network, frames)
             if health is not None:
                 record("health", passed=health.passed, failures=health.failures, probe_dice=health.probe_dice)
-            paths = save_backbones(
-                out,
-                method,
-                cfg,
-                settings,
-                frames,
-                total,
-                info,
-                {"images_per_s": round(ips, 2), "wall_s": round(wall, 1), **run.fields()}
-                | ({"health": health.to_dict()} if health is not None else {}),
-            )
+            extra = {"images_per_s": round(ips, 2), "wall_s": round(wall, 1), **run.fields()}
+            if health is not None:
+                extra["health"] = health.to_dict()
+            paths = save_backbones(out, method, cfg, settings, frames, total, info, extra)
             record(
                 "done",
                 backbones={k: str(v) for k, v in paths.items()},

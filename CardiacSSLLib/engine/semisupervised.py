@@ -28,7 +28,7 @@ from torch import nn
 from CardiacSSLLib import labels
 from CardiacSSLLib.checkpoint import load_unet, read_config, save_checkpoint
 from CardiacSSLLib.device import autocast, resolve_device
-from CardiacSSLLib.engine.pretrain import random_crops
+from CardiacSSLLib.engine.pretrain_batches import random_crops
 from CardiacSSLLib.engine.progress import CancelToken, Progress
 from CardiacSSLLib.engine.run_record import RunRecord
 from CardiacSSLLib.errors import InputError, ModelError, OutputExistsError
@@ -169,6 +169,76 @@ def _labelled_loader(cfg: SemiSupervisedConfig, labelled):
     return DataLoader(ds, batch_size=cfg.batch_size, sampler=sampler, drop_last=True), len(ds)
 
 
+def _networks(cfg: SemiSupervisedConfig, device) -> tuple[list[UNet2D], UNet2D | None, int]:
+    """CPS: two students (b from ``init_b`` or the CCM pair of ``init``); Mean Teacher: one and its EMA."""
+    net_a, n_loaded = _network(cfg, cfg.init)
+    nets, teacher = [net_a], None
+    if cfg.method == "cps":
+        init_b = cfg.init_b or (_pair_of(cfg.init) if cfg.init else None)
+        net_b, _ = _network(cfg, init_b)  # random init differs from net_a's (the RNG moved on)
+        nets.append(net_b)
+    else:
+        teacher = copy.deepcopy(net_a)
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        teacher.to(device)
+    for n in nets:
+        n.to(device).train()
+    return nets, teacher, n_loaded
+
+
+def _step_loss(cfg, nets, teacher, sup, x, y, u, inten, gen, step: int, rampup: int):
+    """(total, supervised, unsupervised, weight) of one step."""
+    n = x.shape[0]
+    if cfg.method == "cps":
+        la, lb = nets[0](torch.cat([x, u])), nets[1](torch.cat([x, u]))
+        l_sup = 0.5 * (sup(la[:n], y) + sup(lb[:n], y))
+        l_unsup = cps_loss(la, lb)  # pseudo labels on labelled and unlabelled images
+        weight = cfg.alpha
+    else:
+        ls = nets[0](torch.cat([x, A.intensity(u, inten, gen)]))
+        with torch.no_grad():
+            lt = teacher(A.intensity(u, inten, gen))
+        l_sup = sup(ls[:n], y)
+        l_unsup = consistency_loss(ls[n:], lt)
+        weight = cfg.consistency * sigmoid_rampup(step, rampup)
+    return l_sup + weight * l_unsup, l_sup, l_unsup, weight
+
+
+def _save(cfg: SemiSupervisedConfig, run, nets, teacher, n_labelled: int, n_unlabelled: int) -> tuple[Path, float]:
+    """``<out>/model`` (and ``model_b`` for a CPS pair used as an ensemble); returns it and the wall time."""
+    out = Path(cfg.out)
+    base = {
+        "kind": "segmentation",
+        "preprocess": {"target_spacing": None, "normalize_percentiles": [0.5, 99.5]},
+        "labels": labels.names_record(),
+        "semi_supervised": cfg.method,
+        "init": cfg.init,
+        "training": cfg.to_dict() | {"labelled_slices": n_labelled, "unlabelled_frames": n_unlabelled},
+        **run.fields(),
+    }
+    final = [teacher] if teacher is not None else nets
+    if len(final) == 2:
+        save_checkpoint(
+            out / "model_b", _cpu_state(final[1]), base | {"network": final[1].config.to_dict(), "pair": "model"}
+        )
+        base |= {"pair": "model_b", "inference": cfg.inference}
+    save_checkpoint(out / "model", _cpu_state(final[0]), base | {"network": final[0].config.to_dict()})
+    return out / "model", base["wall_time_s"]
+
+
+def _check(cfg: SemiSupervisedConfig) -> None:
+    """Refuse unknown choices and an existing model before anything is computed; create ``out``."""
+    if cfg.method not in SEMI_METHODS:
+        raise InputError(f"unknown semi-supervised method {cfg.method!r}; choose from {SEMI_METHODS}")
+    if cfg.inference not in INFERENCE_MODES:
+        raise InputError(f"inference must be one of {INFERENCE_MODES}, got {cfg.inference!r}")
+    out = Path(cfg.out)
+    if (out / "model.json").exists() and not cfg.overwrite:
+        raise OutputExistsError(f"{out}/model.json exists: choose another output or overwrite")
+    out.mkdir(parents=True, exist_ok=True)
+
+
 def train_semisupervised(
     cfg: SemiSupervisedConfig,
     progress: Progress | None = None,
@@ -185,32 +255,12 @@ def train_semisupervised(
 
     from CardiacSSLLib.engine.unlabelled import load_unlabelled
 
-    if cfg.method not in SEMI_METHODS:
-        raise InputError(f"unknown semi-supervised method {cfg.method!r}; choose from {SEMI_METHODS}")
-    if cfg.inference not in INFERENCE_MODES:
-        raise InputError(f"inference must be one of {INFERENCE_MODES}, got {cfg.inference!r}")
-    out = Path(cfg.out)
-    if (out / "model.json").exists() and not cfg.overwrite:
-        raise OutputExistsError(f"{out}/model.json exists: choose another output or overwrite")
-    out.mkdir(parents=True, exist_ok=True)
+    _check(cfg)
     torch.manual_seed(cfg.seed)
     device = resolve_device(cfg.device)
     run = RunRecord.begin(device)  # the commit of the code that trains, not whatever is checked out at the end
 
-    net_a, n_loaded = _network(cfg, cfg.init)
-    nets = [net_a]
-    if cfg.method == "cps":
-        init_b = cfg.init_b or (_pair_of(cfg.init) if cfg.init else None)
-        net_b, _ = _network(cfg, init_b)  # random init differs from net_a's (the RNG moved on)
-        nets.append(net_b)
-        teacher = None
-    else:
-        teacher = copy.deepcopy(net_a)
-        for p in teacher.parameters():
-            p.requires_grad_(False)
-        teacher.to(device)
-    for n in nets:
-        n.to(device).train()
+    nets, teacher, n_loaded = _networks(cfg, device)
     params = [p for n in nets for p in n.parameters()]
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sup = DiceCELoss(to_onehot_y=True, softmax=True, batch=True)
@@ -245,21 +295,7 @@ def train_semisupervised(
             u = random_crops(unlabelled.images[idx], cfg.patch_size, crop_rng)
             u = A.view(u.float().to(device), spatial, inten, gen)
             with autocast(device, cfg.amp):
-                if cfg.method == "cps":
-                    la, lb = nets[0](torch.cat([x, u])), nets[1](torch.cat([x, u]))
-                    n = x.shape[0]
-                    l_sup = 0.5 * (sup(la[:n], y) + sup(lb[:n], y))
-                    l_unsup = cps_loss(la, lb)  # pseudo labels on labelled and unlabelled images
-                    weight = cfg.alpha
-                else:
-                    ls = nets[0](torch.cat([x, A.intensity(u, inten, gen)]))
-                    with torch.no_grad():
-                        lt = teacher(A.intensity(u, inten, gen))
-                    n = x.shape[0]
-                    l_sup = sup(ls[:n], y)
-                    l_unsup = consistency_loss(ls[n:], lt)
-                    weight = cfg.consistency * sigmoid_rampup(step, rampup)
-                loss = l_sup + weight * l_unsup
+                loss, l_sup, l_unsup, weight = _step_loss(cfg, nets, teacher, sup, x, y, u, inten, gen, step, rampup)
             if not torch.isfinite(loss):
                 raise ModelError(f"loss became {float(loss)} at step {step}; lower the learning rate")
             opt.zero_grad(set_to_none=True)
@@ -277,25 +313,8 @@ def train_semisupervised(
             )
     finally:
         progress.close()
-
-    base = {
-        "kind": "segmentation",
-        "preprocess": {"target_spacing": None, "normalize_percentiles": [0.5, 99.5]},
-        "labels": labels.names_record(),
-        "semi_supervised": cfg.method,
-        "init": cfg.init,
-        "training": cfg.to_dict() | {"labelled_slices": n_labelled, "unlabelled_frames": len(unlabelled)},
-        **run.fields(),
-    }
-    final = [teacher] if teacher is not None else nets
-    stem = out / "model"
-    if len(final) == 2:
-        save_checkpoint(
-            out / "model_b", _cpu_state(final[1]), base | {"network": final[1].config.to_dict(), "pair": "model"}
-        )
-        base |= {"pair": "model_b", "inference": cfg.inference}
-    save_checkpoint(stem, _cpu_state(final[0]), base | {"network": final[0].config.to_dict()})
-    progress.event("done", model=str(stem), wall_time_s=base["wall_time_s"])
+    stem, wall = _save(cfg, run, nets, teacher, n_labelled, len(unlabelled))
+    progress.event("done", model=str(stem), wall_time_s=wall)
     return stem
 
 
