@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from CardiacSSLLib.cine import Cine
-from CardiacSSLLib.engine.progress import CancelToken, Progress
 from CardiacSSLLib.errors import InputError
 from CardiacSSLLib.labels import LV, MYO, RV
+from CardiacSSLLib.progress import CancelToken, Progress
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ import torch
 
 from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.device import autocast, resolve_device
-from CardiacSSLLib.engine.progress import CancelToken, Progress
 from CardiacSSLLib.models.unet import UNet2D
 from CardiacSSLLib.preprocess import InplaneGrid, from_network, normalize_intensity, plan_grid, to_network, with_roi
+from CardiacSSLLib.progress import CancelToken, Progress
 
 log = logging.getLogger(__name__)
 

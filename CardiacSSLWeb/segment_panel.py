@@ -72,7 +72,7 @@ class SegmentPanel:
 
     async def _predict(self, job):
         """Inference in a worker thread; its progress is shown and Stop is offered meanwhile."""
-        from CardiacSSLLib.engine.progress import CancelToken, Progress
+        from CardiacSSLLib.progress import CancelToken, Progress
 
         self._stop = CancelToken()
         done = [0, 0]  # written by the worker thread, read here

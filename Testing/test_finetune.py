@@ -8,8 +8,8 @@ import pytest
 
 from CardiacSSLLib.checkpoint import sha256_file
 from CardiacSSLLib.engine import finetune as ft
-from CardiacSSLLib.engine.progress import CancelToken, Progress
 from CardiacSSLLib.errors import Cancelled, OutputExistsError
+from CardiacSSLLib.progress import CancelToken, Progress
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from CardiacSSLLib.engine.pretrain import (
     pretrain,
     stage_bounds,
 )
-from CardiacSSLLib.engine.progress import CancelToken, Progress
 from CardiacSSLLib.engine.unlabelled import (
     UnlabelledFrames,
     apex_first,
@@ -28,6 +27,7 @@ from CardiacSSLLib.engine.unlabelled import (
 )
 from CardiacSSLLib.errors import Cancelled, InputError, OutputExistsError
 from CardiacSSLLib.methods import OptimSettings
+from CardiacSSLLib.progress import CancelToken, Progress
 
 FEATURES = (8, 16, 32, 64)
 HP = {

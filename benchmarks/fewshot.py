@@ -164,7 +164,7 @@ def finetune_one(
     cfg: BenchConfig, out: Path, acdc: Path, init: str | None, patients: list[str], seed: int, probe: bool
 ) -> str:
     from CardiacSSLLib.engine.finetune import FinetuneConfig, finetune
-    from CardiacSSLLib.engine.progress import Progress
+    from CardiacSSLLib.progress import Progress
 
     fcfg = FinetuneConfig(
         out=str(out),
@@ -186,8 +186,8 @@ def finetune_one(
 
 
 def cps_one(cfg: BenchConfig, out: Path, acdc: Path, init: str, patients: list[str], seed: int, unlabelled):
-    from CardiacSSLLib.engine.progress import Progress
     from CardiacSSLLib.engine.semisupervised import SemiSupervisedConfig, load_semisupervised, train_semisupervised
+    from CardiacSSLLib.progress import Progress
 
     scfg = SemiSupervisedConfig(
         out=str(out),

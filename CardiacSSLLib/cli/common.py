@@ -7,8 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
-from CardiacSSLLib.engine.progress import Progress
 from CardiacSSLLib.errors import InputError, OutputExistsError
+from CardiacSSLLib.progress import Progress
 
 EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT, EXIT_MODEL, EXIT_CANCELLED = 0, 1, 2, 3, 130
 

@@ -108,7 +108,7 @@ def config_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from CardiacSSLLib.engine.finetune import finetune
-    from CardiacSSLLib.engine.progress import CancelToken
+    from CardiacSSLLib.progress import CancelToken
 
     cfg = config_from_args(args)
     cancel = CancelToken()

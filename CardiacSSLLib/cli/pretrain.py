@@ -131,7 +131,7 @@ def config_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from CardiacSSLLib.engine.pretrain import pretrain
-    from CardiacSSLLib.engine.progress import CancelToken, Progress
+    from CardiacSSLLib.progress import CancelToken, Progress
 
     cfg = config_from_args(args)
     cancel = CancelToken()

@@ -21,10 +21,10 @@ import torch
 
 from CardiacSSLLib import labels
 from CardiacSSLLib.cine import Cine
-from CardiacSSLLib.engine.progress import CancelToken, Progress
 from CardiacSSLLib.engine.run_record import RunRecord
 from CardiacSSLLib.errors import Cancelled, InputError, OutputExistsError
 from CardiacSSLLib.models.unet import UNet2D, UNetConfig, build_unet
+from CardiacSSLLib.progress import CancelToken, Progress
 
 log = logging.getLogger(__name__)
 

@@ -31,13 +31,13 @@ from CardiacSSLLib.engine.pretrain_checkpoints import (  # noqa: F401  (re-expor
     save_backbones,
     save_training_state,
 )
-from CardiacSSLLib.engine.progress import CancelToken, Progress
 from CardiacSSLLib.engine.run_record import RunRecord
 from CardiacSSLLib.engine.unlabelled import UnlabelledFrames, load_unlabelled
 from CardiacSSLLib.errors import InputError, ModelError, OutputExistsError
 from CardiacSSLLib.methods import OptimSettings, PretrainMethod, build_method
 from CardiacSSLLib.methods.transfer import load_backbone_into  # noqa: F401  (re-exported for fine-tuning)
 from CardiacSSLLib.models.unet import UNetConfig
+from CardiacSSLLib.progress import CancelToken, Progress
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 
@@ -14,8 +14,9 @@ from CardiacSSLLib.engine.unlabelled import UnlabelledFrames
 from CardiacSSLLib.errors import ModelError
 from CardiacSSLLib.methods import OptimSettings, PretrainMethod
 
-if TYPE_CHECKING:
-    from CardiacSSLLib.engine.pretrain import PretrainConfig
+# ``cfg`` below is the run's ``engine.pretrain.PretrainConfig``; typed loosely so this module
+# does not import the loop that imports it
+PretrainConfig = Any
 
 log = logging.getLogger(__name__)
 

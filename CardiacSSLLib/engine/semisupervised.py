@@ -29,12 +29,12 @@ from CardiacSSLLib import labels
 from CardiacSSLLib.checkpoint import load_unet, read_config, save_checkpoint
 from CardiacSSLLib.device import autocast, resolve_device
 from CardiacSSLLib.engine.pretrain_batches import random_crops
-from CardiacSSLLib.engine.progress import CancelToken, Progress
 from CardiacSSLLib.engine.run_record import RunRecord
 from CardiacSSLLib.errors import InputError, ModelError, OutputExistsError
 from CardiacSSLLib.methods import augment as A
 from CardiacSSLLib.methods.transfer import load_backbone_into
 from CardiacSSLLib.models.unet import UNet2D, UNetConfig
+from CardiacSSLLib.progress import CancelToken, Progress
 
 log = logging.getLogger(__name__)
 
