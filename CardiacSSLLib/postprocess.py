@@ -72,24 +72,24 @@ def _touching(mask: np.ndarray, other: np.ndarray) -> np.ndarray:
     return np.isin(comps, keep[keep > 0])
 
 
-def myo_touching_cavity(label: np.ndarray) -> np.ndarray:
-    """On slices with an LV cavity, myocardium pieces that do not border it are removed."""
+def _drop_detached(label: np.ndarray, structure: int, anchor: int) -> np.ndarray:
+    """Per slice with both, pieces of ``structure`` that do not touch ``anchor`` become background."""
     out = label.copy()
     for z in range(out.shape[0]):
-        lv, myo = out[z] == LV, out[z] == MYO
-        if lv.any() and myo.any():
-            out[z][myo & ~_touching(myo, lv)] = 0
+        part, ref = out[z] == structure, out[z] == anchor
+        if part.any() and ref.any():
+            out[z][part & ~_touching(part, ref)] = 0
     return out
+
+
+def myo_touching_cavity(label: np.ndarray) -> np.ndarray:
+    """On slices with an LV cavity, myocardium pieces that do not border it are removed."""
+    return _drop_detached(label, MYO, LV)
 
 
 def rv_touching_septum(label: np.ndarray) -> np.ndarray:
     """On slices with myocardium, RV pieces that do not touch it are removed."""
-    out = label.copy()
-    for z in range(out.shape[0]):
-        rv, myo = out[z] == RV, out[z] == MYO
-        if rv.any() and myo.any():
-            out[z][rv & ~_touching(rv, myo)] = 0
-    return out
+    return _drop_detached(label, RV, MYO)
 
 
 STEPS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
