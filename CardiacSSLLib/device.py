@@ -34,6 +34,32 @@ def resolve_device(name: str = "auto") -> torch.device:
     raise InputError(f"unknown device {name!r}: use auto, cpu, gpu or cuda:N")
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def cpu_has_bf16() -> bool:
+    """True where oneDNN computes bf16 natively on this CPU (AVX512-BF16 / AMX, Apple/Arm bf16)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def inference_autocast(device: torch.device, precision: str = "auto"):
+    """Autocast for inference: bf16 on CUDA and on CPUs with native bf16 (``auto``), else fp32.
+
+    On a CPU with AMX / AVX512-BF16 a bf16 forward is ~2.5x faster than fp32 and the labels
+    agree (README: speed and accuracy); elsewhere bf16 would be emulated, so ``auto`` keeps fp32.
+    """
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
+    kind = device.type if device.type in ("cpu", "cuda") else "cpu"
+    native = device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
+    if precision == "bf16" or (precision == "auto" and native):
+        return torch.autocast(kind, dtype=torch.bfloat16)
+    return torch.autocast(kind, enabled=False)
+
+
 def autocast(device: torch.device, enabled: bool = True):
     """bf16 autocast on CUDA (no grad scaler needed), a no-op elsewhere."""
     if enabled and device.type == "cuda":

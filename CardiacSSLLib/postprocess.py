@@ -103,7 +103,20 @@ DEFAULT_STEPS: tuple[str, ...] = ("largest_components",)
 
 
 def clean_up(label: np.ndarray, steps: Sequence[str] = DEFAULT_STEPS) -> np.ndarray:
-    """Apply ``steps`` (names in :data:`STEPS`) in order to one ``(Z, Y, X)`` label map."""
+    """Apply ``steps`` (names in :data:`STEPS`) in order to one ``(Z, Y, X)`` label map.
+
+    The steps run on the in-plane box around the labels plus a background margin: every
+    step only looks at labelled pixels and their neighbours, so the result is the same as
+    on the whole field of view, several times faster.
+    """
+    fg = np.nonzero((label > 0).any(0))
+    if not steps or fg[0].size == 0:
+        return label
+    y0, x0 = max(int(fg[0].min()) - 1, 0), max(int(fg[1].min()) - 1, 0)
+    y1, x1 = int(fg[0].max()) + 2, int(fg[1].max()) + 2
+    box = label[:, y0:y1, x0:x1]
     for name in steps:
-        label = STEPS[name](label)
-    return label
+        box = STEPS[name](box)
+    out = label.copy()
+    out[:, y0:y1, x0:x1] = box
+    return out

@@ -61,10 +61,12 @@ def segment_frames(
     *,
     device: str = "auto",
     tta: bool = False,
+    precision: str = "auto",
     cleanup: bool = True,
     with_metrics: bool = False,
     progress=None,
     cancel=None,
+    timings: dict[str, float] | None = None,
 ) -> FrameSegmentation:
     """Segment the frames ``choice`` names; ED + ES keeps only those two of all segmented frames.
 
@@ -79,7 +81,16 @@ def segment_frames(
     if ed_es_wanted and not cine.geometry.spacing_known:
         raise InputError("ED/ES detection needs volumes, but this image has no pixel spacing: pick frames")
     label = segment_cine(
-        model, cine, frames=run, device=device, tta=tta, cleanup=cleanup, progress=progress, cancel=cancel
+        model,
+        cine,
+        frames=run,
+        device=device,
+        tta=tta,
+        precision=precision,
+        cleanup=cleanup,
+        progress=progress,
+        cancel=cancel,
+        timings=timings,
     )
     clinical = None
     if ed_es_wanted or (with_metrics and cine.geometry.spacing_known):

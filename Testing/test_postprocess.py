@@ -61,3 +61,21 @@ def test_clean_up_composes_named_steps():
     out = clean_up(s, ["largest_components"])
     assert out[1, 0:3, 0:3].sum() == 0 and set(STEPS) >= {"largest_components", "papillary_to_cavity"}
     assert (clean_up(s, []) == s).all()
+
+
+def test_clean_up_on_the_label_box_equals_the_whole_field_of_view():
+    # clean_up runs the steps on the box around the labels; each step on the full image must agree
+    rng = np.random.default_rng(3)
+    s = np.zeros((3, 96, 96), np.uint8)
+    for z in range(3):
+        ring = _ring_slice()
+        ring[20 + z : 23 + z, 26:29] = MYO  # papillary island
+        ring[rng.integers(0, 64, 6), rng.integers(0, 64, 6)] = RV  # stray RV pixels
+        ring[30:32, 27:29] = 0  # a hole in the cavity
+        s[z, 10:74, 20:84] = ring
+    s[2, 80:83, 85:88] = LV  # a detached LV piece near the edge
+    full = s
+    for name in STEPS:
+        full = STEPS[name](full)
+    boxed = clean_up(s, list(STEPS))
+    assert (boxed == full).all() and (boxed != s).any()

@@ -25,6 +25,12 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--series", help="DICOM SeriesInstanceUID when the folder holds several cine series")
     p.add_argument("--tta", action="store_true", help="flip test-time augmentation (4x slower)")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="auto: bf16 on a GPU and on CPUs that compute bf16 natively (same labels, ~2.5x faster), else fp32",
+    )
     p.add_argument("--no-cleanup", action="store_true", help="keep all connected components")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs in --out")
     add_progress_args(p)
@@ -35,11 +41,11 @@ def segment_to_folder(cine, args, out: Path) -> dict:
     """Segment ``cine`` and write segmentation, metrics, overlay and curve into ``out``; returns a summary."""
     import numpy as np
 
-    from CardiacSSLLib.io import write_segmentation
-    from CardiacSSLLib.metrics.plots import plot_volume_curve
-    from CardiacSSLLib.overlay import save_overlay_png
     from CardiacSSLLib.segment_frames import segment_frames
+    from CardiacSSLLib.stage_timer import timed
 
+    timings: dict[str, float] = getattr(args, "timings", None)
+    timings = {} if timings is None else timings
     choice = parse_frames(args.frames, cine.n_frames)
     progress = make_progress(args, total=1, description="segment")
     found = segment_frames(
@@ -48,9 +54,11 @@ def segment_to_folder(cine, args, out: Path) -> dict:
         choice,
         device=args.device,
         tta=args.tta,
+        precision=getattr(args, "precision", "auto"),
         cleanup=not args.no_cleanup,
         with_metrics=True,
         progress=progress,
+        timings=timings,
     )
     progress.close()
     run_frames, out_frames, result = found.run, found.frames, found.clinical
@@ -60,6 +68,18 @@ def segment_to_folder(cine, args, out: Path) -> dict:
     summary["metrics"] = result.to_dict() if result is not None else "not computed: pixel spacing unknown"
     seg_label = full[out_frames] if len(out_frames) < cine.n_frames else full
     seg_cine = cine if len(out_frames) == cine.n_frames else _subset(cine, out_frames)
+    with timed(timings, "write"):
+        summary["segmentation"] = _write(seg_label, seg_cine, out_frames, args, out)
+    with timed(timings, "plots"):
+        summary.update(_plots(cine, full, result, run_frames, out_frames, args, out))
+    summary["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+    return summary
+
+
+def _write(seg_label, seg_cine, out_frames, args, out: Path) -> str:
+    """The segmentation file(s); returns their paths as one string."""
+    from CardiacSSLLib.io import write_segmentation
+
     if args.format == "seg.nrrd" and len(out_frames) > 1:
         # a Slicer .seg.nrrd holds one 3D segmentation: one file per frame
         paths = [
@@ -68,12 +88,17 @@ def segment_to_folder(cine, args, out: Path) -> dict:
             )
             for i, t in enumerate(out_frames)
         ]
-        summary["segmentation"] = ", ".join(str(p) for p in paths)
-    else:
-        seg_path = write_segmentation(seg_label, seg_cine, out / f"segmentation.{args.format}", args.overwrite)
-        summary["segmentation"] = str(seg_path)
-    mid = out_frames[0]
-    save_overlay_png(cine, full, out / "overlay.png", frame=mid, overwrite=args.overwrite)
+        return ", ".join(str(p) for p in paths)
+    return str(write_segmentation(seg_label, seg_cine, out / f"segmentation.{args.format}", args.overwrite))
+
+
+def _plots(cine, full, result, run_frames, out_frames, args, out: Path) -> dict:
+    """Overlay PNG, metrics CSV/JSON and the volume curve; returns their summary entries."""
+    from CardiacSSLLib.metrics.plots import plot_volume_curve
+    from CardiacSSLLib.overlay import save_overlay_png
+
+    summary = {}
+    save_overlay_png(cine, full, out / "overlay.png", frame=out_frames[0], overwrite=args.overwrite)
     summary["overlay"] = str(out / "overlay.png")
     if result is not None:
         result.to_csv(out / "metrics.csv", overwrite=args.overwrite)
@@ -120,8 +145,11 @@ def print_summary(summary: dict, json_mode: bool) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from CardiacSSLLib.io import load_cine
+    from CardiacSSLLib.stage_timer import timed
 
-    cine = load_cine(args.input, series=args.series)
+    args.timings = {}
+    with timed(args.timings, "read"):
+        cine = load_cine(args.input, series=args.series)
     name = cine.name or Path(args.input).name.split(".")[0]
     out = prepare_out_dir(
         args.out or f"{name}_cardiacssl",
