@@ -1,97 +1,132 @@
-"""Seconds and slices/s to segment a 25-frame x 12-slice cine end to end, vs a naive baseline.
+"""Seconds to segment whole cines through the command line users run, split by stage, vs naive.
 
-Ours: ``cardiacssl segment``'s path (read NIfTI -> batched inference over all slices of all
-frames -> native-geometry label map written). Baseline, same network and preprocessing:
-MONAI ``sliding_window_inference`` over 128 px windows, frame by frame (the usual MONAI
-recipe). Prints one table; not a test.
+For each cine (a real Sunnybrook DICOM study from ../shared and a synthetic 25-frame x
+12-slice NIfTI phantom) the benchmark runs, as fresh processes:
+- ``cardiacssl segment CINE --json-progress``: wall time from process start to files written,
+  split into start-up (interpreter, imports, model), read, preprocess, network, post-process,
+  write and plots (the ``timings_s`` the command reports; start-up is the rest);
+- the naive pipeline on the same network: a script that reads the cine with the library, then
+  runs MONAI ``sliding_window_inference`` (128 px windows, overlap 0.5, fp32) frame by frame
+  over the whole field of view and writes the label map (what a MONAI user writes first).
+Median of ``--repeat`` runs each, interleaved. Prints one table; not a test. Time it on an
+idle machine: anything else running changes the numbers.
 
-    python benchmarks/segment_speed.py [--model default] [--device auto] [--size 256] [--repeat 3]
+    python benchmarks/segment_speed.py [--model default] [--repeat 3] [--cine PATH ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+ROOT = Path(__file__).resolve().parents[1]
+SUNNYBROOK = ROOT.parent / "shared" / "data" / "sunnybrook" / "dicoms" / "SCD0000101"
+STAGES = ("startup", "read", "preprocess", "network", "postprocess", "write", "plots")
 
 
-def naive_segment(net, cine, device, roi: int = 128) -> np.ndarray:
+def naive_main(cine_path: str, out: str, model: str) -> None:
+    """The naive per-frame pipeline as its own process (``--naive``)."""
+    import numpy as np
+    import torch
     from monai.inferers import sliding_window_inference
 
-    from CardiacSSLLib.inference import channel_argmax
+    from CardiacSSLLib.inference import channel_argmax, load_model
+    from CardiacSSLLib.io import load_cine, write_segmentation
     from CardiacSSLLib.preprocess import from_network, normalize_intensity, plan_grid, to_network
 
-    target = getattr(net, "cardiacssl_config", {}).get("preprocess", {}).get("target_spacing")
-    g = cine.geometry
+    net, cfg = load_model(model)
+    net.eval()
+    cine = load_cine(cine_path)
+    target = cfg.get("preprocess", {}).get("target_spacing")
+    g, roi = cine.geometry, 128
     grid = plan_grid(cine.image.shape[-2:], (g.spacing[1], g.spacing[0]), target, net.config.divisor, min_size=roi)
-    out = np.empty(cine.image.shape, np.uint8)
+    label = np.empty(cine.image.shape, np.uint8)
     with torch.inference_mode():
         for t in range(cine.n_frames):
-            x = to_network(torch.from_numpy(normalize_intensity(cine.image[t]))[:, None], grid).to(device)
+            x = to_network(torch.from_numpy(normalize_intensity(cine.image[t]))[:, None], grid)
             logits = sliding_window_inference(
                 x, (roi, roi), sw_batch_size=4, predictor=net, overlap=0.5, mode="gaussian"
             )
-            out[t] = channel_argmax(from_network(torch.softmax(logits, 1), grid)).cpu().numpy()
-    return out
+            label[t] = channel_argmax(from_network(torch.softmax(logits, 1), grid)).numpy()
+    write_segmentation(label, cine, Path(out) / "segmentation.nii.gz")
+
+
+def run_ours(cine: Path, out: Path, model: str) -> dict[str, float]:
+    cmd = [sys.executable, "-m", "CardiacSSLLib.cli", "segment", str(cine), "--out", str(out), "--model", model]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd + ["--json-progress", "--overwrite"], capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"cardiacssl segment failed: {proc.stderr.strip()}")
+    done = json.loads(proc.stdout.strip().splitlines()[-1])
+    stages = dict(done["timings_s"])
+    stages["startup"] = wall - sum(stages.values())
+    stages["total"] = wall
+    return stages
+
+
+def run_naive(cine: Path, out: Path, model: str) -> float:
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--naive", str(cine), str(out), "--model", model]
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    return time.perf_counter() - t0
+
+
+def phantom_cine(folder: Path) -> Path:
+    from CardiacSSLLib.io import write_cine
+    from CardiacSSLLib.phantom import make_phantom
+
+    cine = make_phantom(n_frames=25, n_slices=12, size=256, spacing=(1.4, 1.4, 8.0))
+    return write_cine(cine, folder / "phantom.nii.gz")
+
+
+def describe(path: Path) -> tuple[str, int]:
+    from CardiacSSLLib.io import load_cine
+
+    c = load_cine(path)
+    h, w = c.image.shape[-2:]
+    return f"{path.name}: {c.n_frames} frames x {c.n_slices} slices x {h}x{w}", c.n_frames * c.n_slices
 
 
 def main() -> None:
-    from CardiacSSLLib.device import resolve_device
-    from CardiacSSLLib.inference import load_model, segment_cine
-    from CardiacSSLLib.io import load_cine, write_cine, write_segmentation
-    from CardiacSSLLib.phantom import make_phantom
-
-    ap = argparse.ArgumentParser()
+    if len(sys.argv) > 1 and sys.argv[1] == "--naive":
+        model = sys.argv[sys.argv.index("--model") + 1] if "--model" in sys.argv else "default"
+        naive_main(sys.argv[2], sys.argv[3], model)
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="default")
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--frames", type=int, default=25)
-    ap.add_argument("--slices", type=int, default=12)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--cine", nargs="*", help="cines to time (default: a Sunnybrook DICOM study and the phantom)")
     args = ap.parse_args()
+    import torch
 
-    device = resolve_device(args.device)
-    net, cfg = load_model(args.model)
-    net = net.to(device).eval()
-    cine = make_phantom(n_frames=args.frames, n_slices=args.slices, size=args.size, spacing=(1.4, 1.4, 8.0))
-    n_slices = args.frames * args.slices
-    with tempfile.TemporaryDirectory() as tmp:
-        src = write_cine(cine, Path(tmp) / "cine.nii.gz")
-        segment_cine(net, load_cine(src), frames=[0], device=str(device))  # warm-up
-        ours, naive = [], []
-        for i in range(args.repeat):
-            t0 = time.perf_counter()
-            c = load_cine(src)
-            label = segment_cine(net, c, device=str(device))
-            write_segmentation(label, c, Path(tmp) / f"seg{i}.nii.gz")
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            ours.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            c = load_cine(src)
-            base = naive_segment(net, c, device)
-            write_segmentation(base, c, Path(tmp) / f"naive{i}.nii.gz")
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            naive.append(time.perf_counter() - t0)
-    hw = torch.cuda.get_device_name(0) if device.type == "cuda" else f"{platform.processor() or 'cpu'}"
     print(
-        f"model {cfg.get('name', args.model)} ({sum(p.numel() for p in net.parameters()) / 1e6:.2f} M params), "
-        f"device {device} [{hw}], torch threads {torch.get_num_threads()}, cores {os.cpu_count()}"
+        f"cpu {platform.processor() or platform.machine()}, cores {os.cpu_count()}, torch {torch.__version__}, "
+        f"threads {torch.get_num_threads()}, model {args.model}, median of {args.repeat} (fresh processes)"
     )
-    print(f"cine {args.frames} frames x {args.slices} slices x {args.size}^2 px at 1.4 mm, median of {args.repeat}")
-    print(f"{'pipeline':<34} {'seconds':>8} {'slices/s':>9}")
-    mo, mn = statistics.median(ours), statistics.median(naive)
-    print(f"{'cardiacssl (batched, all frames)':<34} {mo:8.2f} {n_slices / mo:9.1f}")
-    print(f"{'naive (MONAI sliding window/frame)':<34} {mn:8.2f} {n_slices / mn:9.1f}")
-    print(f"speed-up {mn / mo:.1f}x")
+    with tempfile.TemporaryDirectory() as tmp:
+        cines = [Path(c) for c in args.cine] if args.cine else [SUNNYBROOK, phantom_cine(Path(tmp))]
+        print(f"{'cine':<44} {'pipeline':<8} {'total s':>7} " + " ".join(f"{s:>11}" for s in STAGES) + "  speed-up")
+        for cine in cines:
+            name, n_slices = describe(cine)
+            ours, naive = [], []
+            for i in range(args.repeat):
+                ours.append(run_ours(cine, Path(tmp) / f"ours{i}", args.model))
+                naive.append(run_naive(cine, Path(tmp) / f"naive{i}", args.model))
+            med = {s: statistics.median(r[s] for r in ours) for s in (*STAGES, "total")}
+            mn = statistics.median(naive)
+            stages = " ".join(f"{med[s]:11.2f}" for s in STAGES)
+            print(f"{name:<44} {'ours':<8} {med['total']:7.2f} {stages}  {mn / med['total']:.1f}x")
+            print(f"{'':<44} {'naive':<8} {mn:7.2f}   ({n_slices} slices)")
 
 
 if __name__ == "__main__":
