@@ -9,7 +9,7 @@ per structure. Prints, per n and start, the mean Dice and the paired gain over s
 Runs are deterministic (same command, same numbers) and reused from ``--out``, so an
 interrupted benchmark continues. Prints numbers; not a test.
 
-    python benchmarks/fewshot_paired.py --init unet16-mim-backbone,unet16-pix2rep-backbone \\
+    python benchmarks/fewshot_paired.py --init unet16-mim-backbone,semi:mean_teacher \\
         --shots 1,2,5 --draws 3 --steps 500 --out runs/fewshot-paired [--split val]
 """
 
@@ -37,7 +37,10 @@ def run_one(out: Path, acdc: str, init: str | None, n: int, draw: int, args) -> 
     cmd += ["--patch-size", str(args.patch_size), "--device", args.device, "--overwrite", "--json-progress"]
     cmd += ["--pretrained-lr-scale", str(args.pretrained_lr_scale)]
     cmd += ["--freeze-pretrained-steps", str(args.freeze_pretrained_steps)]
-    if init:
+    if init and init.startswith("semi:"):  # a semi-supervised path, e.g. semi:mean_teacher[+backbone]
+        method, _, backbone = init[len("semi:") :].partition("+")
+        cmd += ["--semi", method] + (["--init", backbone] if backbone else [])
+    elif init:
         cmd += ["--init", init]
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "train.log", "w") as log:
@@ -55,7 +58,12 @@ def run_one(out: Path, acdc: str, init: str | None, n: int, draw: int, args) -> 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--init", default="", help="comma list of backbones / models to compare with scratch")
+    ap.add_argument(
+        "--init",
+        default="",
+        help="comma list of starts to compare with scratch: backbones / models, or semi:mean_teacher, semi:cps "
+        "(semi-supervised on the ACDC training frames; semi:METHOD+BACKBONE starts it from a backbone)",
+    )
     ap.add_argument("--acdc", default=str(ROOT.parent / "shared" / "data" / "acdc"))
     ap.add_argument("--split", default="test", help="scoring split (val while tuning, test once)")
     ap.add_argument("--shots", default="1,2,5")

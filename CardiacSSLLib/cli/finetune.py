@@ -49,6 +49,17 @@ def add_parser(sub) -> None:
     p.add_argument("--val-every", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--linear-probe", action="store_true", help="train only the output layer on a frozen --init")
+    p.add_argument(
+        "--semi",
+        choices=["mean_teacher", "cps"],
+        help="semi-supervised: also learn from unlabelled frames (--unlabelled) with a Mean Teacher or CPS",
+    )
+    p.add_argument(
+        "--unlabelled",
+        action="append",
+        metavar="SOURCE",
+        help="unlabelled frames for --semi (repeat; as `pretrain --data`; default: acdc:<--acdc>:train)",
+    )
     p.add_argument("--resume", action="store_true", help="continue a cancelled run in --out")
     p.add_argument("--overwrite", action="store_true")
     add_progress_args(p)
@@ -106,8 +117,49 @@ def config_from_args(args: argparse.Namespace):
     )
 
 
+def semi_config(args: argparse.Namespace, cfg):
+    """The semi-supervised run that ``--semi`` asks for, on the data and settings of ``cfg``."""
+    from CardiacSSLLib.engine.semisupervised import SemiSupervisedConfig
+    from CardiacSSLLib.errors import InputError
+
+    if args.resume or args.linear_probe:
+        raise InputError("--semi runs cannot --resume or --linear-probe")
+    unlabelled = args.unlabelled or ([f"acdc:{args.acdc}:train"] if args.acdc else [])
+    if not unlabelled:
+        raise InputError("--semi needs unlabelled frames: give --unlabelled SOURCE (or --acdc)")
+    return SemiSupervisedConfig(
+        out=cfg.out,
+        method=args.semi,
+        init=cfg.init,
+        acdc_root=cfg.acdc_root,
+        acdc_train=cfg.acdc_train,
+        unlabelled=unlabelled,
+        steps=cfg.steps,
+        batch_size=cfg.batch_size,
+        patch_size=cfg.patch_size,
+        target_spacing=cfg.target_spacing,
+        lr=cfg.lr,
+        features=cfg.features,
+        seed=cfg.seed,
+        device=cfg.device,
+        overwrite=cfg.overwrite,
+    )
+
+
+def train(args: argparse.Namespace, cfg, progress, cancel) -> Path:
+    """Supervised fine-tuning, or the semi-supervised run ``--semi`` names (same labelled slices)."""
+    from CardiacSSLLib.engine.finetune import collect_data, finetune
+
+    if not getattr(args, "semi", None):
+        return finetune(cfg, progress=progress, cancel=cancel)
+    from CardiacSSLLib.engine.semisupervised import train_semisupervised
+
+    semi = semi_config(args, cfg)
+    labelled, _ = collect_data(cfg)
+    return train_semisupervised(semi, progress=progress, cancel=cancel, labelled=labelled)
+
+
 def run(args: argparse.Namespace) -> int:
-    from CardiacSSLLib.engine.finetune import finetune
     from CardiacSSLLib.progress import CancelToken
 
     cfg = config_from_args(args)
@@ -115,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     restore = cancel.install_signal_handlers()
     progress = make_progress(args, total=cfg.steps, description="fine-tune")
     try:
-        stem = finetune(cfg, progress=progress, cancel=cancel)
+        stem = train(args, cfg, progress, cancel)
     finally:
         restore()
     if not args.json_progress:

@@ -55,6 +55,7 @@ class SemiSupervisedConfig:
     batch_size: int = 8  # labelled
     unlabelled_batch_size: int = 8
     patch_size: int = 128
+    target_spacing: float | None = 1.5  # mm/pixel of labelled and unlabelled slices, as fine-tuning and inference
     lr: float = 1e-3
     weight_decay: float = 1e-5
     alpha: float = 0.1  # CPS weight
@@ -162,8 +163,11 @@ def _labelled_loader(cfg: SemiSupervisedConfig, labelled):
             raise InputError("no labelled data: give acdc_root and acdc_train patients")
         from CardiacSSLLib.engine.sources import acdc_training_pairs
 
-        labelled = slices_from_arrays(acdc_training_pairs(cfg.acdc_root, cfg.acdc_train), source="acdc")
-    ds = LabelledSlices(labelled, training_transforms(cfg.patch_size))
+        pairs = acdc_training_pairs(cfg.acdc_root, cfg.acdc_train)
+        labelled = slices_from_arrays(pairs, source="acdc", target_spacing=cfg.target_spacing)
+    transform = training_transforms(cfg.patch_size)
+    transform.set_random_state(seed=cfg.seed)  # MONAI's random transforms are unseeded otherwise
+    ds = LabelledSlices(labelled, transform)
     g = torch.Generator().manual_seed(cfg.seed)
     sampler = RandomSampler(ds, replacement=True, num_samples=cfg.steps * cfg.batch_size, generator=g)
     return DataLoader(ds, batch_size=cfg.batch_size, sampler=sampler, drop_last=True), len(ds)
@@ -210,7 +214,7 @@ def _save(cfg: SemiSupervisedConfig, run, nets, teacher, n_labelled: int, n_unla
     out = Path(cfg.out)
     base = {
         "kind": "segmentation",
-        "preprocess": {"target_spacing": None, "normalize_percentiles": [0.5, 99.5]},
+        "preprocess": {"target_spacing": cfg.target_spacing, "normalize_percentiles": [0.5, 99.5]},
         "labels": labels.names_record(),
         "semi_supervised": cfg.method,
         "init": cfg.init,
@@ -268,7 +272,7 @@ def train_semisupervised(
     loader, n_labelled = _labelled_loader(cfg, labelled)
     if unlabelled is None:
         sources = cfg.unlabelled or ([f"acdc:{cfg.acdc_root}:train"] if cfg.acdc_root else [])
-        unlabelled = load_unlabelled(sources, cfg.patch_size)
+        unlabelled = load_unlabelled(sources, cfg.patch_size, cfg.target_spacing)
     gen = torch.Generator().manual_seed(cfg.seed)
     crop_rng = np.random.default_rng(cfg.seed)
     spatial, inten = A.SpatialAug(rotation_deg=180, scale=(0.85, 1.15)), A.IntensityAug(noise_std=0.02)
