@@ -80,3 +80,32 @@ def test_pretraining_records_health_on_the_backbone(tmp_path):
     assert set(health) >= {"drift", "rank", "rank_random", "probe_dice", "passed", "failures"}
     assert health["drift"] and all(k.startswith("encoder.") for k in health["drift"])  # MIM: encoder transfers
     assert all(v > 0 for v in health["drift"].values())  # three AdamW steps move every layer
+
+
+def test_pretraining_stops_once_the_health_checks_pass(tmp_path):
+    from CardiacSSLLib.engine.pretrain import PretrainConfig, pretrain
+
+    def run(name: str, stop: bool):
+        cfg = PretrainConfig(
+            method="mim",
+            sources=["phantom:2"],
+            out=str(tmp_path / name),
+            iterations=12,
+            checkpoint_every=4,
+            batch_size=4,
+            image_size=64,
+            features=(8, 16, 32),
+            lr=0.03,  # large steps: the layers move within a few steps
+            device="cpu",
+            stop_when_healthy=stop,
+        )
+        return pretrain(cfg)
+
+    full, early = run("full", False), run("early", True)
+    assert full.steps == 12
+    events = [json.loads(line) for line in (tmp_path / "early" / "log.jsonl").read_text().splitlines()]
+    checks = [e for e in events if e["event"] == "health" and "step" in e]
+    assert checks and checks[-1]["passed"] and early.steps == checks[-1]["step"] < 12
+    assert all(not e["passed"] for e in checks[:-1])  # it stopped at the first passing checkpoint
+    saved = json.loads(early.backbones["backbone"].with_suffix(".json").read_text())
+    assert saved["health"]["passed"]

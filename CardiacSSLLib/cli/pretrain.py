@@ -57,6 +57,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="ACDC root (SSL4MIS layout) for the health checks' frozen-feature probe (default: an acdc: --data root)",
     )
     p.add_argument("--no-health", action="store_true", help="skip the backbone health checks at the end")
+    p.add_argument(
+        "--stop-when-healthy",
+        action="store_true",
+        help="run the health checks at every checkpoint of the last stage and stop once they pass "
+        "(--iterations is then the budget, not the length)",
+    )
     p.add_argument("--json-progress", action="store_true", help="one JSON object per logged step on stdout")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda:N")
 
@@ -126,6 +132,7 @@ def config_from_args(args: argparse.Namespace):
         overwrite=args.overwrite,
         health=not args.no_health,
         health_probe=args.health_probe,
+        stop_when_healthy=args.stop_when_healthy,
     )
 
 

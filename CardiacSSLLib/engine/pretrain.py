@@ -10,7 +10,6 @@ with :func:`CardiacSSLLib.methods.transfer.load_backbone_into`.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import math
@@ -31,6 +30,7 @@ from CardiacSSLLib.engine.pretrain_checkpoints import (  # noqa: F401  (re-expor
     save_backbones,
     save_training_state,
 )
+from CardiacSSLLib.engine.pretrain_health import healthy_stop, run_health
 from CardiacSSLLib.engine.run_record import RunRecord
 from CardiacSSLLib.engine.unlabelled import UnlabelledFrames, load_unlabelled
 from CardiacSSLLib.errors import InputError, ModelError, OutputExistsError
@@ -74,6 +74,7 @@ class PretrainConfig:
     overwrite: bool = False
     health: bool = True  # backbone health checks at the end (engine/health.py)
     health_probe: str | None = None  # ACDC root for the probe; default: the root of an acdc: source
+    stop_when_healthy: bool = False  # check at each checkpoint of the last stage; stop once they pass
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -146,42 +147,6 @@ def stage_bounds(total: int, n_stages: int) -> list[int]:
 # --------------------------------------------------------------------------- the loop
 
 
-def _probe_root(cfg: PretrainConfig) -> str | None:
-    if cfg.health_probe:
-        return cfg.health_probe
-    for spec in cfg.sources:
-        kind, _, rest = spec.partition(":")
-        if kind == "acdc" and rest:
-            return rest.partition(":")[0]
-    return None
-
-
-def _health(cfg: PretrainConfig, method: PretrainMethod, network: UNetConfig, frames: UnlabelledFrames):
-    """Health report of the main backbone, or None when switched off; never fails the run."""
-    if not cfg.health:
-        return None
-    from CardiacSSLLib.engine.health import pretraining_health
-
-    backbone = method.backbones()["backbone"]
-    was_training = backbone.training
-    try:
-        report = pretraining_health(
-            cfg.method,
-            network,
-            cfg.hparams,
-            cfg.seed,
-            copy.deepcopy(backbone).cpu().float(),
-            method.transfer_prefixes(),
-            frames.images,
-            _probe_root(cfg),
-        )
-    finally:
-        backbone.train(was_training)
-    level = logging.INFO if report.passed else logging.WARNING
-    log.log(level, "backbone health: %s", "passed" if report.passed else "; ".join(report.failures))
-    return report
-
-
 def _prepare_out(cfg: PretrainConfig, info: D.DistInfo) -> Path:
     out = Path(cfg.out).expanduser()
     if info.is_main:
@@ -211,6 +176,10 @@ class _Loop:
     device: torch.device
     channels_last: bool
     out: Path
+    network: UNetConfig | None = None
+    frames: UnlabelledFrames | None = None
+    health: object | None = None  # the HealthReport that stopped the run early
+    stopped_at: int | None = None
 
     @property
     def total(self) -> int:
@@ -280,6 +249,8 @@ def _steps(loop: _Loop, start: int, record, progress, cancel) -> tuple[dict, int
             if info.is_main:
                 save_training_state(loop.out, method, loop.opt, done, cfg, cfg.keep_checkpoints)
             D.barrier(info)
+            if done < total and healthy_stop(loop, done, record):
+                break
     return metrics, seen, time.monotonic() - t0
 
 
@@ -317,7 +288,7 @@ def pretrain(
     device, info, run, out, network, method, settings, frames, bounds = _setup(cfg, frames)
     channels_last = cfg.channels_last and device.type == "cuda"
     loop = _Loop(cfg, method, settings, None, None, None, lr_schedule(settings, bounds), bounds, info, device,
-                 channels_last, out)  # fmt: skip
+                 channels_last, out, network, frames)  # fmt: skip
     resumed = latest_training_state(out) if cfg.resume else None
     method.set_stage(loop.stage_of(resumed[0]["step"]) if resumed else 0)
     method.to(device)
@@ -364,13 +335,13 @@ def pretrain(
         ips = seen / max(wall, 1e-9)
         paths: dict[str, Path] = {}
         if info.is_main:
-            health = _health(cfg, method, network, frames)
+            health = loop.health or run_health(cfg, method, network, frames)
             if health is not None:
                 record("health", passed=health.passed, failures=health.failures, probe_dice=health.probe_dice)
             extra = {"images_per_s": round(ips, 2), "wall_s": round(wall, 1), **run.fields()}
             if health is not None:
                 extra["health"] = health.to_dict()
-            paths = save_backbones(out, method, cfg, settings, frames, total, info, extra)
+            paths = save_backbones(out, method, cfg, settings, frames, loop.stopped_at or total, info, extra)
             record(
                 "done",
                 backbones={k: str(v) for k, v in paths.items()},
@@ -379,7 +350,12 @@ def pretrain(
             )
         D.barrier(info)
         return PretrainResult(
-            backbones=paths, steps=total, wall_s=wall, images_per_s=ips, final_metrics=metrics, method=method
+            backbones=paths,
+            steps=loop.stopped_at or total,
+            wall_s=wall,
+            images_per_s=ips,
+            final_metrics=metrics,
+            method=method,
         )
     finally:
         if logf is not None:
