@@ -47,7 +47,7 @@ def run_one(out: Path, acdc: str, init: str | None, n: int, draw: int, args) -> 
         subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
     from CardiacSSLLib.evaluation import evaluate_acdc
 
-    r = evaluate_acdc(str(out / "model.safetensors"), acdc, args.split, device=args.device)
+    r = evaluate_acdc(str(out / "model.safetensors"), acdc, args.split, device=args.device, limit=args.limit)
     dice = {k: v["dice"]["mean"] for k, v in r["summary"]["structures"].items()}
     dice["mean"] = r["summary"]["mean"]["dice"]
     patients = json.loads((out / "model.json").read_text())["training"]["acdc_train"]
@@ -73,6 +73,7 @@ def main() -> None:
     ap.add_argument("--pretrained-lr-scale", type=float, default=1.0)
     ap.add_argument("--freeze-pretrained-steps", type=int, default=0)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--limit", type=int, help="score only the first N patients of the split (smoke runs)")
     ap.add_argument("--out", default="runs/fewshot-paired")
     args = ap.parse_args()
 
