@@ -121,7 +121,7 @@ def print_summary(summary: dict, json_mode: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     from CardiacSSLLib.io import load_cine
 
-    cine = load_cine(args.input, series=args.series)
+    cine = load_cine(args.input, series=args.series, allow_single_frame=True)  # a lone 3D volume: one frame
     name = cine.name or Path(args.input).name.split(".")[0]
     out = prepare_out_dir(
         args.out or f"{name}_cardiacssl",
