@@ -50,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), default=float, indent=1))
     else:
         for k, v in result.summary().items():
-            text = f"{v:.4g}" if k == "voxel_volume_ml" else f"{v:.1f}"  # ~0.001 ml would print as 0.0
-            print(f"{k:<16} {text}" if isinstance(v, float) else f"{k:<16} {v}")
+            if isinstance(v, float):
+                v = f"{v:.4g}" if k == "voxel_volume_ml" else f"{v:.1f}"  # ~0.001 ml would print as 0.0
+            print(f"{k:<16} {v}")
         for note in result.notes:
             print(f"note: {note}")
     return 0
