@@ -7,6 +7,7 @@ scanner converters of M&Ms and ACDC left them.
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import logging
 import struct
@@ -38,7 +39,8 @@ def write_4d(path: Path, n_frames: int = 4, step: float = 0.0335, array: np.ndar
 
 
 def patch(path: Path, **fields) -> None:
-    raw = bytearray(path.read_bytes())
+    gz = path.name.endswith(".gz")
+    raw = bytearray(gzip.decompress(path.read_bytes()) if gz else path.read_bytes())
     if "srow" in fields:
         raw[SROW : SROW + 48] = np.asarray(fields["srow"], "<f4").tobytes()
     if "xyzt_units" in fields:
@@ -47,7 +49,7 @@ def patch(path: Path, **fields) -> None:
         struct.pack_into("<f", raw, PIXDIM + 16, fields["pixdim4"])
     if "qform_code" in fields:
         struct.pack_into("<h", raw, QFORM_CODE, fields["qform_code"])
-    path.write_bytes(bytes(raw))
+    path.write_bytes(gzip.compress(bytes(raw)) if gz else bytes(raw))
 
 
 def itk_lines(text: str) -> list[str]:
@@ -74,6 +76,21 @@ def test_nearly_orthonormal_sform_opens_with_one_warning(tmp_path, caplog, capfd
     # the tilt shows between the y and z axes: 1.5e-4 x the z axis' x component (0.8)
     assert "orthonormalised" in warnings[0] and "off orthogonal by 1.2e-04" in warnings[0]
     assert itk_lines(capfd.readouterr().err) == []
+
+
+def test_mnms_subject_with_rounded_sform_keeps_its_labels(tmp_path, caplog):
+    from test_io_datasets import make_mnms_subject
+
+    folder = make_mnms_subject(tmp_path)
+    for name in ("A0S9V9_sa.nii.gz", "A0S9V9_sa_gt.nii.gz"):  # image and labels carry the same header
+        srow = read_nifti_header(folder / name).srow.copy()
+        srow[0, 0] -= 2e-4 * np.linalg.norm(srow[:, 0])  # x axis tilted towards the y and z axes
+        patch(folder / name, srow=srow, qform_code=0)
+    with caplog.at_level(logging.WARNING):
+        cine = load_cine(folder)
+    assert cine.labelled_frames() == [0, 3]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 2 and all("orthonormalised" in w for w in warnings)  # one line per file
 
 
 def test_sheared_sform_is_still_refused(tmp_path):
