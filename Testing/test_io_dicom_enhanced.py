@@ -116,3 +116,12 @@ def test_enhanced_mr_cine_segments(tmp_path):
     np.testing.assert_allclose(geometry.origin, ORIGIN)
     summary = json.loads((out / "metrics.json").read_text())["summary"]
     assert summary["lv_edv_ml"] > summary["lv_esv_ml"] > 0
+
+
+def test_enhanced_mr_file_alone_is_the_cine(tmp_path):
+    image = stored_image((3, 2, 8, 10))
+    write_enhanced(tmp_path / "export" / "cine.dcm", image, times=[0.0, 50.0, 100.0])
+    (tmp_path / "export" / "notes.txt").write_text("not DICOM")
+    cine = load_cine(tmp_path / "export" / "cine.dcm")
+    np.testing.assert_array_equal(cine.image, image)
+    np.testing.assert_allclose(cine.trigger_times_ms, [0.0, 50.0, 100.0])

@@ -99,13 +99,16 @@ def _read_header(reader: sitk.ImageFileReader, path: Path) -> DicomHeader | None
 
 
 def scan_folder(folder: str | os.PathLike) -> list[DicomHeader]:
-    """Headers of every DICOM image under ``folder`` (recursive); non-DICOM files are skipped."""
+    """Headers of every DICOM image under ``folder`` (recursive; or of one file); non-DICOM files are skipped."""
     folder = Path(folder)
     if not folder.exists():
         raise InputError(f"input folder does not exist: {folder}")
-    if not folder.is_dir():
-        raise InputError(f"expected a folder of DICOM files, got a file: {folder}")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    # a file: one multi-frame (enhanced) file that holds a whole cine
+    files = (
+        [folder]
+        if folder.is_file()
+        else sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    )
     if not files:
         raise InputError(f"folder is empty: {folder}")
     reader = sitk.ImageFileReader()
