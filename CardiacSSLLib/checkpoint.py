@@ -12,12 +12,15 @@ import json
 import os
 import tempfile
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from CardiacSSLLib.errors import ModelError
 from CardiacSSLLib.filemode import set_umask_mode
-from CardiacSSLLib.models.unet import UNet2D, UNetConfig, build_unet
+
+if TYPE_CHECKING:  # torch and the network are imported where weights are used: `models` only reads configs
+    import torch
+
+    from CardiacSSLLib.models.unet import UNet2D
 
 FORMAT_VERSION = 1
 
@@ -110,6 +113,8 @@ def load_state(path: str | Path, expected_sha256: str | None = None) -> dict[str
 
 def load_unet(path: str | Path, verify: bool = True, strict: bool = True) -> tuple[UNet2D, dict]:
     """Rebuild a U-Net from its config and load its weights (as float32)."""
+    from CardiacSSLLib.models.unet import UNetConfig, build_unet
+
     cfg = read_config(path)
     try:
         model = build_unet(UNetConfig.from_dict(cfg["network"]))

@@ -125,7 +125,8 @@ def folder_studies(folder: str | Path, convention: str | None = None) -> Iterato
         yield LabelledStudy(cine, ed, es, group=group)
     if not found:
         raise InputError(
-            f"no labelled study in {folder}: expected ACDC patient folders (patientNNN_4d.nii.gz + _gt files) "
+            f"no labelled study in {folder}: expected ACDC patient folders "
+            "(patientNNN_4d.nii.gz or _frameNN.nii.gz, with _gt files) "
             "or M&Ms subject folders (<id>_sa.nii.gz + <id>_sa_gt.nii.gz)"
         )
 

@@ -216,15 +216,16 @@ def test_localizer_beside_the_cine_is_ignored(tmp_path):
     assert cine.image.shape == (3, 2, 6, 7) and cine.meta["series_number"] == "7"
 
 
-def test_enhanced_multiframe_is_refused(tmp_path):
+def test_multiframe_without_per_frame_positions_is_refused(tmp_path):
     path = tmp_path / "mf" / "cine.dcm"
     write_dicom(path, stored_values(0, 0), np.zeros(3))
     ds = pydicom.dcmread(path)
-    del ds.ImagePositionPatient, ds.ImageOrientationPatient  # enhanced DICOM keeps them per frame
+    # no position anywhere: neither classic tags nor enhanced functional groups (test_io_dicom_enhanced reads those)
+    del ds.ImagePositionPatient, ds.ImageOrientationPatient
     ds.NumberOfFrames = 3
     ds.PixelData = np.stack([stored_values(t, 0) for t in range(3)]).astype("<i2").tobytes()
     ds.save_as(path, enforce_file_format=True)
-    with pytest.raises(InputError, match="multi-frame"):
+    with pytest.raises(InputError, match="multi-frame DICOM images without per-frame positions"):
         load_cine(tmp_path / "mf")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from CardiacSSLLib.cli.common import prepare_out_dir
 
@@ -22,6 +23,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from CardiacSSLLib.errors import InputError
     from CardiacSSLLib.io import load_label_file
+    from CardiacSSLLib.io.volumes import frame_times_ms
     from CardiacSSLLib.metrics.clinical import clinical_metrics
     from CardiacSSLLib.metrics.plots import plot_volume_curve
 
@@ -34,6 +36,9 @@ def run(args: argparse.Namespace) -> int:
             times = [float(t) for t in args.trigger_times.split(",")]
         except ValueError as exc:
             raise InputError("--trigger-times must be comma-separated numbers") from exc
+    elif label.shape[0] > 1:
+        found = frame_times_ms(Path(args.segmentation), label.shape[0])  # a 4D NIfTI's time step
+        times = None if found is None else [float(t) for t in found]
     result = clinical_metrics(label, geometry, times)
     if args.out:
         out = prepare_out_dir(args.out, args.overwrite, ["metrics.csv", "metrics.json"])
@@ -45,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), default=float, indent=1))
     else:
         for k, v in result.summary().items():
-            print(f"{k:<16} {v:.1f}" if isinstance(v, float) else f"{k:<16} {v}")
+            if isinstance(v, float):
+                v = f"{v:.4g}" if k == "voxel_volume_ml" else f"{v:.1f}"  # ~0.001 ml would print as 0.0
+            print(f"{k:<16} {v}")
         for note in result.notes:
             print(f"note: {note}")
     return 0

@@ -24,9 +24,10 @@ several GPUs: torchrun --nproc_per_node 4 -m CardiacSSLLib.cli.pretrain ..."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from CardiacSSLLib.methods import METHODS
+    # the names, not the registry: building the parser must not import torch (CardiacSSLLib.methods does)
+    from CardiacSSLLib.method_names import METHOD_NAMES
 
-    p.add_argument("--method", required=True, choices=sorted(METHODS), help="pretraining method")
+    p.add_argument("--method", required=True, choices=sorted(METHOD_NAMES), help="pretraining method")
     p.add_argument("--data", action="append", default=[], metavar="SOURCE", help="unlabelled data source")
     p.add_argument("--out", required=True, help="output folder (backbone.safetensors/.json, log.jsonl, checkpoints/)")
     p.add_argument("--iterations", type=int, help="optimiser steps (default: --epochs over the frames)")

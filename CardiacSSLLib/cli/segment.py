@@ -149,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
 
     args.timings = {}
     with timed(args.timings, "read"):
-        cine = load_cine(args.input, series=args.series)
+        cine = load_cine(args.input, series=args.series, allow_single_frame=True)  # a lone 3D volume: one frame
     name = cine.name or Path(args.input).name.split(".")[0]
     out = prepare_out_dir(
         args.out or f"{name}_cardiacssl",

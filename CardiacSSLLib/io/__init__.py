@@ -13,6 +13,7 @@ folder ``patientNNN/`` with           ACDC patient (labels on ED/ES, ``acdc`` va
 folder ``<id>/`` with ``<id>_sa.nii.gz``  M&Ms subject (labels on ED/ES, ``mnms`` values)
 folder of ``.nii*`` / ``.nrrd`` files  one 3D frame per file, sorted naturally
 any other folder                      DICOM, searched recursively (:mod:`.dicom`)
+a multi-frame DICOM file              enhanced MR cine (:mod:`.dicom_enhanced`)
 ====================================  ==============================================
 """
 
@@ -50,15 +51,17 @@ from CardiacSSLLib.suffixes import (
 __all__ = ["load_cine", "load_label", "load_label_file", "write_cine", "write_segmentation"]
 
 
-def _is_dicom_file(path: Path) -> bool:
+def _dicom_frame_count(path: Path) -> int:
+    """Number of frames of a DICOM image file (1 for classic files); 0 when it is not DICOM."""
     reader = sitk.ImageFileReader()
     reader.SetImageIO("GDCMImageIO")
     reader.SetFileName(str(path))
     try:
         reader.ReadImageInformation()
     except RuntimeError:
-        return False
-    return True
+        return 0
+    size = reader.GetSize()
+    return int(size[2]) if len(size) > 2 else 1
 
 
 def load_cine(
@@ -82,7 +85,10 @@ def load_cine(
             return load_acdc_h5_volume(path, label_convention or "acdc")
         if has_suffix(path, VOLUME_SUFFIXES):
             return load_volume_file(path, allow_single_frame=allow_single_frame)
-        if _is_dicom_file(path):
+        frames = _dicom_frame_count(path)
+        if frames > 1:  # an enhanced MR file holds the whole cine
+            return load_dicom_cine(path, series=series, allow_single_frame=allow_single_frame)
+        if frames == 1:
             raise InputError(f"{path} is a single DICOM image: pass the folder that holds the whole cine series")
         if has_suffix(path, DICOM_SUFFIXES):
             raise InputError(f"{path} is not a readable DICOM file")

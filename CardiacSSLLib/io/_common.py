@@ -11,6 +11,7 @@ import SimpleITK as sitk
 
 from CardiacSSLLib.cine import Geometry
 from CardiacSSLLib.errors import InputError
+from CardiacSSLLib.io.nifti_read import read_nifti
 from CardiacSSLLib.suffixes import NIFTI_SUFFIXES, NRRD_SUFFIXES, VOLUME_SUFFIXES, has_suffix  # noqa: F401 - the readers import them from here
 
 
@@ -26,11 +27,12 @@ def natural_key(text: str) -> list:
 def read_image(path: Path) -> sitk.Image:
     """``sitk.ReadImage`` with an :class:`InputError` instead of a raw ITK exception.
 
+    NIfTI goes through :func:`.nifti_read.read_nifti` (quiet, nearly orthonormal sforms accepted).
     NaN/inf voxels of floating-point NIfTI files are refused here: ITK 5.4's NIfTI reader
     silently turns them into 0 (fixed only in ITK 6), so they are counted in the raw file.
     """
     try:
-        img = sitk.ReadImage(str(path))
+        img = read_nifti(Path(path)) if has_suffix(Path(path), NIFTI_SUFFIXES) else sitk.ReadImage(str(path))
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
         raise InputError(f"cannot read image {path}: not a readable NIfTI/NRRD/MetaImage file ({first})") from exc

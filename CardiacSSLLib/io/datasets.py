@@ -1,4 +1,4 @@
-"""Public dataset layouts: ACDC (NIfTI and SSL4MIS HDF5), M&Ms and Sunnybrook.
+"""Public dataset layouts: ACDC (SSL4MIS HDF5; NIfTI folders in :mod:`.acdc`), M&Ms and Sunnybrook.
 
 Every loader returns canonical labels (:mod:`CardiacSSLLib.labels`) through an explicit
 convention, and marks which ``(frame, slice)`` images carry a manual annotation in
@@ -28,69 +28,12 @@ import SimpleITK as sitk
 from CardiacSSLLib.cine import Cine, Geometry
 from CardiacSSLLib.errors import InputError
 from CardiacSSLLib.io._common import geometry_from_image, read_image
+from CardiacSSLLib.io.acdc import is_acdc_patient, load_acdc_patient  # noqa: F401 - the ACDC NIfTI layout
 from CardiacSSLLib.io.dicom import load_dicom_cine
 from CardiacSSLLib.io.volumes import load_volume_file
 from CardiacSSLLib.labels import LV, MYO, to_canonical
 
 log = logging.getLogger(__name__)
-
-# --------------------------------------------------------------------------- ACDC NIfTI
-
-
-def _read_info_cfg(path: Path) -> dict[str, str]:
-    info: dict[str, str] = {}
-    for line in path.read_text(errors="replace").splitlines():
-        if ":" in line:
-            key, value = line.split(":", 1)
-            info[key.strip()] = value.strip()
-    return info
-
-
-def _label_volume(path: Path, geometry: Geometry, shape: tuple[int, ...], convention: str) -> np.ndarray:
-    img = read_image(path)
-    if img.GetNumberOfComponentsPerPixel() != 1:
-        raise InputError(f"label map {path} has vector voxels")
-    arr = sitk.GetArrayFromImage(img)
-    if arr.shape != tuple(shape) or not geometry_from_image(img).isclose(geometry, tol=1e-3):
-        raise InputError(
-            f"label map {path} does not match the image geometry (shape {arr.shape} vs {tuple(shape)}, "
-            "or different spacing/origin/direction)"
-        )
-    return to_canonical(arr, convention)
-
-
-def is_acdc_patient(folder: Path) -> bool:
-    return folder.is_dir() and (folder / f"{folder.name}_4d.nii.gz").is_file()
-
-
-def load_acdc_patient(folder: str | os.PathLike, convention: str = "acdc") -> Cine:
-    """An ACDC patient folder (``patientNNN_4d.nii.gz``, ``_frameNN_gt.nii.gz``, ``Info.cfg``)."""
-    folder = Path(folder)
-    pid = folder.name
-    four_d = folder / f"{pid}_4d.nii.gz"
-    if not four_d.is_file():
-        raise InputError(f"{folder} is not an ACDC patient folder: {four_d.name} is missing")
-    cine = load_volume_file(four_d)
-    cine.name, cine.source = pid, str(folder)
-    info = _read_info_cfg(folder / "Info.cfg") if (folder / "Info.cfg").is_file() else {}
-    label = np.zeros(cine.image.shape, dtype=np.uint8)
-    labelled = np.zeros(cine.image.shape[:2], dtype=bool)
-    for gt in sorted(folder.glob(f"{pid}_frame*_gt.nii*")):
-        match = re.search(r"_frame(\d+)_gt", gt.name)
-        t = int(match.group(1)) - 1  # ACDC frame numbers are 1-based
-        if not 0 <= t < cine.n_frames:
-            raise InputError(f"{gt.name} names frame {t + 1} but the cine has {cine.n_frames} frames")
-        label[t] = _label_volume(gt, cine.geometry, cine.frame_shape, convention)
-        labelled[t] = True
-    meta = {"format": "acdc", "info": info}
-    for key in ("ED", "ES"):
-        if key in info:
-            meta[f"{key.lower()}_frame"] = int(info[key]) - 1
-    cine.meta.update(meta)
-    if labelled.any():
-        cine.label, cine.labelled = label, labelled
-    return cine
-
 
 # --------------------------------------------------------------------------- M&Ms
 

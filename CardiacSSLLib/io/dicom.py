@@ -28,7 +28,8 @@ How a folder becomes a cine:
 
 FrameOfReferenceUID is compared only between series (rule 2): within one series it is
 ignored, because anonymisers may give every file its own (Sunnybrook does).
-Enhanced (multi-frame) DICOM is not supported and is refused with a message.
+Enhanced (multi-frame) MR DICOM: each frame of the file is one image with its own header
+(:mod:`.dicom_enhanced`), so the rules above apply unchanged.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import SimpleITK as sitk
 from CardiacSSLLib.cine import Cine, Geometry
 from CardiacSSLLib.errors import InputError
 from CardiacSSLLib.io._common import check_finite
+from CardiacSSLLib.io.dicom_enhanced import read_frames
 from CardiacSSLLib.io.dicom_headers import (
     ORIENTATION_TOL,
     SPACING_TOL,
@@ -60,8 +62,8 @@ def _check_consistent(headers: list[DicomHeader], what: str) -> None:
     for h in headers:
         if h.n_frames != 1:
             raise InputError(
-                f"{h.path} is a multi-frame (enhanced) DICOM image with {h.n_frames} frames: not supported; "
-                "export the series as classic single-frame DICOM"
+                f"{h.path} is a multi-frame DICOM image with {h.n_frames} frames but no per-frame positions "
+                "(not an enhanced MR image): export the series as classic single-frame DICOM"
             )
         if h.modality != "MR":
             raise InputError(f"{what} has modality {h.modality or 'unknown'}, not MR: CardiacSSL segments cine MRI")
@@ -137,7 +139,17 @@ def _stack_geometry(clusters: list[list[DicomHeader]], what: str) -> Geometry:
     )
 
 
-def _read_pixels(path: Path) -> np.ndarray:
+def _read_pixels(h: DicomHeader, multiframe: dict[Path, np.ndarray]) -> np.ndarray:
+    """The image of one header: a classic file through GDCM, or one frame of a multi-frame file (read once)."""
+    if h.frame is not None:
+        if h.path not in multiframe:
+            multiframe.clear()  # files are visited one after the other: keep one in memory
+            multiframe[h.path] = read_frames(h.path)
+        frames = multiframe[h.path]
+        if frames.shape[1:] != (h.rows, h.columns) or h.frame >= len(frames):
+            raise InputError(f"{h.path}: the pixel data do not hold {h.frame + 1} frames of {h.rows}x{h.columns}")
+        return frames[h.frame]
+    path = h.path
     try:
         img = sitk.ReadImage(str(path), imageIO="GDCMImageIO")
     except RuntimeError as exc:
@@ -171,10 +183,11 @@ def build_cine(headers: list[DicomHeader], what: str, allow_single_frame: bool =
     image = np.empty((n_phases, len(clusters), headers[0].rows, headers[0].columns), dtype=np.float32)
     files: list[list[str]] = [[""] * len(clusters) for _ in range(n_phases)]
     instances = np.full((n_phases, len(clusters)), -1, dtype=np.int64)
+    multiframe: dict[Path, np.ndarray] = {}
     for z, column in enumerate(ordered):
         for t, h in enumerate(column):
-            image[t, z] = _read_pixels(h.path)
-            files[t][z] = str(h.path)
+            image[t, z] = _read_pixels(h, multiframe)
+            files[t][z] = str(h.path) if h.frame is None else f"{h.path}#frame{h.frame}"
             instances[t, z] = -1 if h.instance_number is None else h.instance_number
     check_finite(image, what)
     trigger = None

@@ -42,6 +42,7 @@ class DicomHeader:
     trigger_time: float | None
     instance_number: int | None
     slice_spacing_hint: float | None  # SpacingBetweenSlices or SliceThickness
+    frame: int | None = None  # index in a multi-frame (enhanced) file; None for a classic image
 
     @property
     def normal(self) -> np.ndarray:
@@ -98,25 +99,40 @@ def _read_header(reader: sitk.ImageFileReader, path: Path) -> DicomHeader | None
 
 
 def scan_folder(folder: str | os.PathLike) -> list[DicomHeader]:
-    """Headers of every DICOM image under ``folder`` (recursive); non-DICOM files are skipped."""
+    """Headers of every DICOM image under ``folder`` (recursive; or of one file); non-DICOM files are skipped."""
     folder = Path(folder)
     if not folder.exists():
         raise InputError(f"input folder does not exist: {folder}")
-    if not folder.is_dir():
-        raise InputError(f"expected a folder of DICOM files, got a file: {folder}")
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    # a file: one multi-frame (enhanced) file that holds a whole cine
+    files = (
+        [folder]
+        if folder.is_file()
+        else sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    )
     if not files:
         raise InputError(f"folder is empty: {folder}")
     reader = sitk.ImageFileReader()
     reader.SetImageIO("GDCMImageIO")
     reader.LoadPrivateTagsOff()
     headers = [h for h in (_read_header(reader, p) for p in files) if h is not None]
+    headers = [f for h in headers for f in (_expand(h) if h.n_frames > 1 else [h])]
     if not headers:
         raise InputError(
             f"no DICOM image found in {folder} ({len(files)} files checked, none is a readable DICOM image)"
         )
     log.info("found %d DICOM images in %d files under %s", len(headers), len(files), folder)
     return headers
+
+
+def _expand(header: DicomHeader) -> list[DicomHeader]:
+    """The frames of a multi-frame file, or the file as it is when they cannot be placed (refused later)."""
+    from CardiacSSLLib.io.dicom_enhanced import expand_frames
+
+    try:
+        return expand_frames(header)
+    except InputError as exc:
+        log.info("%s", exc)
+        return [header]
 
 
 def cluster_positions(headers: list[DicomHeader], normal: np.ndarray) -> list[list[DicomHeader]]:

@@ -129,8 +129,8 @@ def select_series(series: list[SeriesSummary], selector: str | int | None, folde
     if not usable:
         if any(h.n_frames > 1 for s in mr for h in s.headers):
             raise InputError(
-                f"{folder} holds multi-frame (enhanced) DICOM images: not supported; "
-                "export the series as classic single-frame DICOM"
+                f"{folder} holds multi-frame DICOM images without per-frame positions (not enhanced MR "
+                "images): export the series as classic single-frame DICOM"
             )
         raise InputError(f"the MR images in {folder} lack ImagePositionPatient/ImageOrientationPatient")
     raise InputError(f"{folder} holds {len(usable)} series and none is a cine; choose one with series=:\n  {listing}")

@@ -1,6 +1,7 @@
 """Cines from volume files: 4D NIfTI, folders/lists of 3D frames, Slicer ``.seq.nrrd``.
 
-Geometry comes from the file through SimpleITK (NIfTI is converted to LPS by ITK).
+Geometry comes from the file through SimpleITK (NIfTI is converted to LPS by ITK); a 4D
+NIfTI's frame times come from ``pixdim[4]`` and its unit (:func:`.nifti_header.frame_step_ms`).
 A Slicer volume sequence (``.seq.nrrd``) is one NRRD with a ``list`` axis, written by
 Slicer either last (``domain domain domain list``, current writer, keys ``axis 3 index
 values``) or first (``list domain domain domain``, older writer, ``axis 0 index values``);
@@ -20,6 +21,7 @@ import SimpleITK as sitk
 from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.errors import InputError
 from CardiacSSLLib.io._common import (
+    NIFTI_SUFFIXES,
     VOLUME_SUFFIXES,
     check_finite,
     geometry_from_image,
@@ -27,8 +29,23 @@ from CardiacSSLLib.io._common import (
     natural_key,
     read_image,
 )
+from CardiacSSLLib.io.nifti_header import frame_step_ms, read_nifti_header
+from CardiacSSLLib.suffixes import is_label_file
 
 log = logging.getLogger(__name__)
+
+
+def frame_times_ms(path: Path, n_frames: int) -> np.ndarray | None:
+    """Frame times of a 4D NIfTI from ``toffset`` and ``pixdim[4]`` in its unit; None when unknown."""
+    header = read_nifti_header(path) if has_suffix(path, NIFTI_SUFFIXES) else None
+    if header is None or n_frames < 2:
+        return None
+    step, how = frame_step_ms(header)
+    log.info("%s: frame step %s", path.name, f"{step:g} ms from {how}" if step else f"unknown ({how})")
+    if step is None:
+        return None
+    start = header.toffset * step / header.pixdim[3] if np.isfinite(header.toffset) else 0.0
+    return start + step * np.arange(n_frames, dtype=float)
 
 
 def _spatial_size(img: sitk.Image) -> tuple[int, ...]:
@@ -81,6 +98,7 @@ def load_volume_file(path: str | os.PathLike, allow_single_frame: bool = False) 
     elif img.GetDimension() == 4:
         image = sitk.GetArrayFromImage(img)  # (T, Z, Y, X)
         meta["time_spacing"] = float(img.GetSpacing()[3])
+        trigger = frame_times_ms(path, image.shape[0])
     elif img.GetDimension() == 3:
         if not allow_single_frame:
             raise InputError(
@@ -108,8 +126,12 @@ def load_volume_file(path: str | os.PathLike, allow_single_frame: bool = False) 
 
 
 def list_frame_files(folder: Path) -> list[Path]:
+    """The image frame files of a folder, sorted naturally; label maps beside them are never frames."""
     files = [p for p in folder.iterdir() if p.is_file() and has_suffix(p, VOLUME_SUFFIXES)]
-    return sorted(files, key=lambda p: natural_key(p.name))
+    labels = [p.name for p in files if is_label_file(p)]
+    if labels:
+        log.info("%s: %d label files are not image frames (%s, ...)", folder, len(labels), sorted(labels)[0])
+    return sorted((p for p in files if not is_label_file(p)), key=lambda p: natural_key(p.name))
 
 
 def load_frames(paths: str | os.PathLike | Sequence[str | os.PathLike], allow_single_frame: bool = False) -> Cine:

@@ -209,7 +209,7 @@ def clinical_metrics(
     i_ed = int(np.argmax(lv))
     i_es = int(np.argmin(lv)) if len(chosen) > 1 else None
     if i_es is None:
-        notes.append("single frame: ES, stroke volume and EF are not available (NaN)")
+        notes.append("single frame: ES, stroke volume and EF need two frames (ED and ES); not reported (NaN)")
     lv_esv = float(lv[i_es]) if i_es is not None else math.nan
     lv_sv, lv_ef = _function(float(lv[i_ed]), lv_esv)
 
