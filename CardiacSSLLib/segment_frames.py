@@ -70,6 +70,9 @@ def segment_frames(
 ) -> FrameSegmentation:
     """Segment the frames ``choice`` names; ED + ES keeps only those two of all segmented frames.
 
+    ED + ES segments every frame to find the two on the LV volume curve, unless the study
+    names them itself (ACDC ``Info.cfg``): then only those two frames run.
+
     ``with_metrics`` also computes the clinical metrics over the segmented frames when the
     pixel spacing is known (ED + ES always needs them, and refuses a cine without spacing
     before the long inference).
@@ -78,6 +81,9 @@ def segment_frames(
 
     run = frames_to_run(choice, cine.n_frames, current)
     ed_es_wanted = choice == FRAMES_EDES and cine.n_frames > 1
+    known = known_ed_es(cine) if ed_es_wanted else None
+    if known is not None:
+        run = sorted(set(known))  # the study names its ED and ES (ACDC Info.cfg): only those run
     if ed_es_wanted and not cine.geometry.spacing_known:
         raise InputError("ED/ES detection needs volumes, but this image has no pixel spacing: pick frames")
     label = segment_cine(
@@ -97,9 +103,17 @@ def segment_frames(
         clinical = _clinical(cine, run, label)
     if not ed_es_wanted:
         return FrameSegmentation(run, label, list(run), label, None, clinical)
-    ed_es = (int(clinical.ed_frame), int(clinical.es_frame))
+    ed_es = known or (int(clinical.ed_frame), int(clinical.es_frame))
     keep = [run.index(ed_es[0]), run.index(ed_es[1])]
     return FrameSegmentation(run, label, list(ed_es), label[keep], ed_es, clinical)
+
+
+def known_ed_es(cine: Cine) -> tuple[int, int] | None:
+    """(ED, ES) frames the study's own files name (``meta["study_ed_es"]``, e.g. ACDC ``Info.cfg``), when valid."""
+    ed, es = cine.meta.get("study_ed_es") or (None, None)
+    if ed is None or es is None or ed == es or not (0 <= ed < cine.n_frames and 0 <= es < cine.n_frames):
+        return None
+    return int(ed), int(es)
 
 
 def _clinical(cine: Cine, run: list[int], label: np.ndarray):

@@ -78,6 +78,18 @@ def test_ed_es_keeps_the_two_frames_of_the_volume_curve(phantom, oracle):
     assert found.clinical.to_dict()["summary"]["lv_ef_percent"] == pytest.approx(truth.lv_ef_percent)
 
 
+def test_ed_es_named_by_the_study_runs_only_those_two_frames(phantom, oracle):
+    truth = clinical_metrics(phantom.label, phantom.geometry, phantom.trigger_times_ms)
+    named = replace(phantom, meta={**phantom.meta, "study_ed_es": (truth.ed_frame, truth.es_frame)})
+    found = segment_frames("oracle", named, "ed-es", device="cpu")
+    assert oracle == [sorted([truth.ed_frame, truth.es_frame])]  # no other frame was segmented
+    assert found.ed_es == (truth.ed_frame, truth.es_frame) and found.frames == list(found.ed_es)
+    np.testing.assert_array_equal(found.label, phantom.label[found.frames])
+    assert found.clinical.to_dict()["summary"]["lv_ef_percent"] == pytest.approx(truth.lv_ef_percent)
+    same = replace(phantom, meta={**phantom.meta, "study_ed_es": (2, 2)})  # unusable: the curve decides
+    assert segment_frames("oracle", same, "ed-es").run == list(range(phantom.n_frames))
+
+
 def test_current_and_lists_keep_what_was_run(phantom, oracle):
     current = segment_frames("oracle", phantom, "current", current=2)
     assert (current.run, current.frames, current.ed_es, current.clinical) == ([2], [2], None, None)

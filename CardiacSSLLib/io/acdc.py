@@ -102,6 +102,8 @@ def load_acdc_patient(folder: str | os.PathLike, convention: str = "acdc") -> Ci
         number = _int(info.get(key))
         if number is not None and number in index:
             meta[f"{key.lower()}_frame"] = index[number]
+    if "ed_frame" in meta and "es_frame" in meta:
+        meta["study_ed_es"] = (meta["ed_frame"], meta["es_frame"])  # named by the study's own files
     cine.meta.update(meta)
     if labelled.any():
         cine.label, cine.labelled = label, labelled
