@@ -23,7 +23,8 @@ import contextlib, io, json, sys
 from CardiacSSLLib.cli.main import main
 with contextlib.redirect_stdout(io.StringIO()) as out:
     rc = main(json.loads(sys.argv[1]))
-print(json.dumps({"rc": rc, "out": out.getvalue(), "heavy": sorted(m for m in json.loads(sys.argv[2]) if m in sys.modules)}))
+heavy = sorted(m for m in json.loads(sys.argv[2]) if m in sys.modules)
+print(json.dumps({"rc": rc, "out": out.getvalue(), "heavy": heavy}))
 """
 
 
