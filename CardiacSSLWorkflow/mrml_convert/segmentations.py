@@ -239,9 +239,14 @@ def label_to_segmentation_sequence(
         browser = new_browser(scene, sequence, f"{name} browser")
     else:
         browser.AddSynchronizedSequenceNodeID(sequence.GetID())
-        browser.SetMissingItemMode(sequence, browser.MissingItemDisplayHidden)
-        sequences_logic(scene).UpdateProxyNodesFromSequences(browser)
+        # A frame without a result shows an empty segmentation and keeps no edit. With changes saved,
+        # every other mode but "create" ones fills the proxy from item 0 by a shallow copy, so that
+        # frame would show (and an edit would change) item 0 (vtkSlicerSequencesLogic.cxx,
+        # UpdateProxyNodesFromSequences / UpdateSequencesFromProxyNodes, Slicer v5.10.0); "create"
+        # modes would add items just by browsing. Set before SaveChanges, which updates the proxy.
+        browser.SetMissingItemMode(sequence, browser.MissingItemSetToDefault)
     browser.SetSaveChanges(sequence, True)  # edits of the shown segmentation go back into the sequence
+    sequences_logic(scene).UpdateProxyNodesFromSequences(browser)
     proxy = browser.GetProxyNode(sequence)
     if proxy is not None:
         proxy.SetName(name)
