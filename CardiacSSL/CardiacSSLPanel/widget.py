@@ -268,10 +268,7 @@ class CardiacSSLWidgetController:
         slicer.util.selectModule("SegmentEditor")
         editor = slicer.modules.segmenteditor.widgetRepresentation().self().editor
         editor.setSegmentationNode(p.segmentation)
-        if hasattr(editor, "setSourceVolumeNode"):
-            editor.setSourceVolumeNode(p.inputVolume)
-        else:  # Slicer < 5.2
-            editor.setMasterVolumeNode(p.inputVolume)
+        editor.setSourceVolumeNode(p.inputVolume)
 
     # --- 4. training set ---------------------------------------------------------
 
