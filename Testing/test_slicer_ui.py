@@ -100,7 +100,8 @@ def test_model_card_buttons_sit_beside_their_selectors():
         row = next(layout for layout in tree.iter("layout") if widgets[combo] in layout.findall("item/widget"))
         assert widgets[button] in row.findall("item/widget"), f"{button} is not in the row of {combo}"
     source = (PANEL / "widget.py").read_text()
-    assert "from CardiacSSLWorkflow.model_card import model_card" in source and "setMarkdown" in source
+    assert "from CardiacSSLWorkflow.model_card import model_card" in source and "showMarkdown(" in source
+    assert "setMarkdown" in (PANEL / "dialogs.py").read_text()
 
 
 def test_ui_choices_match_the_logic():

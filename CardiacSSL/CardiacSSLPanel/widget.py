@@ -13,6 +13,7 @@ import qt
 import slicer
 
 from CardiacSSLLib.errors import OutputExistsError
+from CardiacSSLPanel.dialogs import showMarkdown
 from CardiacSSLPanel.parameters import CardiacSSLParameterNode
 from CardiacSSLWorkflow.finetune_runner import RunResult, SubprocessRunner, python_executable
 
@@ -425,18 +426,3 @@ class CardiacSSLWidgetController:
         self.ui.statusLabel.text = text
         logger.info(text)
 
-
-def showMarkdown(title: str, markdown: str) -> None:
-    """A modal dialog that renders ``markdown`` (tables, code blocks) with a Close button."""
-    dialog = qt.QDialog(slicer.util.mainWindow())
-    dialog.setWindowTitle(title)
-    layout = qt.QVBoxLayout(dialog)
-    browser = qt.QTextBrowser()
-    browser.setOpenExternalLinks(True)
-    browser.setMarkdown(markdown)
-    layout.addWidget(browser)
-    buttons = qt.QDialogButtonBox(qt.QDialogButtonBox.Close)
-    buttons.connect("rejected()", dialog.reject)
-    layout.addWidget(buttons)
-    dialog.resize(760, 640)
-    dialog.exec_()
