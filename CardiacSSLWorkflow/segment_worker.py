@@ -73,7 +73,9 @@ def write_prediction(folder: str | Path, prediction: WorkerPrediction) -> Path:
     partial = path.with_name("partial-" + path.name)
     ed_es = np.asarray(prediction.ed_es if prediction.ed_es is not None else [], dtype=int)
     with open(partial, "wb") as f:
-        np.savez(f, frames=np.asarray(prediction.frames, dtype=int), label=prediction.label.astype(np.uint8), ed_es=ed_es)
+        np.savez(
+            f, frames=np.asarray(prediction.frames, dtype=int), label=prediction.label.astype(np.uint8), ed_es=ed_es
+        )
     os.replace(partial, path)
     return path
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - one entry per line, the justification in full
 """Slicer, MRML, VTK, CTK and Qt names that the module and the workflow layer may use, with where each is declared.
 
 Paths are in Slicer's source tree at tag v5.10.0 (the floor the module declares), checked there with git grep

@@ -125,11 +125,11 @@ def test_icon_and_screenshots_exist_where_the_metadata_points():
     assert len(urls) >= 2
     for url in urls:
         assert url.startswith(RAW_PREFIX), url
-        path = ROOT / url[len(RAW_PREFIX):]
+        path = ROOT / url[len(RAW_PREFIX) :]
         assert path.is_file(), f"{url} points to {path}, which does not exist"
         width, height = _png_size(path)
         assert width >= 128 and height >= 128, (url, width, height)
-    assert _png_size(ROOT / urls[0][len(RAW_PREFIX):]) == (128, 128)  # the index's icon size
+    assert _png_size(ROOT / urls[0][len(RAW_PREFIX) :]) == (128, 128)  # the index's icon size
 
 
 def test_licence_file_and_model_licences_are_stated():

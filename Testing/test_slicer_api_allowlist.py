@@ -10,7 +10,6 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
 from slicer_api_allowlist import ALLOWED
 from slicer_api_usage import ROOT, all_used_names, used_names
 

@@ -69,12 +69,14 @@ def test_plan_pins_torch_and_bundled_packages_at_their_versions(tmp_path):
 def test_without_constraints_pip_would_replace_numpy_with_them_it_refuses(tmp_path, index, monkeypatch):
     unprotected = _pip_dry_run(index, ["cardiacssl-needs-new-numpy"])
     assert unprotected.returncode == 0 and "numpy-999.0" in unprotected.stdout  # the danger is real
-    plan = install_logic.InstallPlan(["cardiacssl-needs-new-numpy", "cardiacssl-plain"], install_logic.pinned_versions())
+    plan = install_logic.InstallPlan(
+        ["cardiacssl-needs-new-numpy", "cardiacssl-plain"], install_logic.pinned_versions()
+    )
     runs = []
     monkeypatch.setitem(sys.modules, "slicer.packaging", None)  # Slicer 5.10/5.11: no slicer.packaging
     slicer = pytest.importorskip("slicer", reason="slicer-core provides the slicer package")
-    monkeypatch.setattr(slicer, "util", SimpleNamespace(pip_install=lambda args: runs.append(_pip_dry_run(index, args))),
-                        raising=False)  # fmt: skip
+    util = SimpleNamespace(pip_install=lambda args: runs.append(_pip_dry_run(index, args)))
+    monkeypatch.setattr(slicer, "util", util, raising=False)
     install_logic._install(plan, plan.write_constraints(tmp_path))
     assert len(runs) == 1 and runs[0].returncode != 0 and "numpy-999.0" not in runs[0].stdout
     plan.packages = ["cardiacssl-plain"]

@@ -1,8 +1,10 @@
-"""Segmentation in a separate process (slicer-core scene + the real worker): same result, stop leaves the scene as it was."""
+"""Segmentation in a separate process (slicer-core + the real worker): same result; a stop leaves the scene alone."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +19,8 @@ from CardiacSSLWorkflow.segment_logic import SegmentLogic  # noqa: E402
 from CardiacSSLWorkflow.segment_process import SegmentProcess  # noqa: E402
 from CardiacSSLWorkflow.segment_worker import read_request, write_request  # noqa: E402
 from workflow_check import make_tiny_model  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _scene_state(scene) -> list[tuple[str, str, int]]:
@@ -94,3 +98,16 @@ def test_failed_run_shows_the_reason_and_adds_nothing(tmp_path):
     assert result.state in (RunState.MODEL_ERROR, RunState.BAD_INPUT) and segmentation is None
     assert "missing-model" in SegmentProcess.summary(result)
     assert _scene_state(scene) == before
+
+
+def test_worker_imports_neither_slicer_nor_qt():
+    """It runs in PythonSlicer, where the application's modules are not there."""
+    script = (
+        "import sys\n"
+        "for name in ('slicer', 'qt', 'ctk', 'vtk', 'torch'):\n"
+        "    sys.modules[name] = None\n"
+        "import CardiacSSLWorkflow.segment_worker as w\n"
+        "print(w.REQUEST_FILE)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0 and done.stdout.strip() == "request.npz", done.stderr

@@ -148,7 +148,9 @@ def ensure_torch() -> bool:
             "CardiacSSL needs PyTorch: install the 'PyTorch' extension from the Extensions Manager and restart"
         ) from exc
     # installTorch(askConfirmation, forceComputationBackend, torchVersionRequirement, ...): PyTorchUtils/PyTorchUtils.py
-    torch = PyTorchUtils.PyTorchUtilsLogic().installTorch(askConfirmation=True, torchVersionRequirement=TORCH_REQUIREMENT)
+    torch = PyTorchUtils.PyTorchUtilsLogic().installTorch(
+        askConfirmation=True, torchVersionRequirement=TORCH_REQUIREMENT
+    )
     return torch is not None
 
 

@@ -425,4 +425,3 @@ class CardiacSSLWidgetController:
     def _status(self, text: str) -> None:
         self.ui.statusLabel.text = text
         logger.info(text)
-

@@ -32,7 +32,6 @@ from CardiacSSLWorkflow.mrml_convert.sequences import (
 from CardiacSSLWorkflow.mrml_convert.terminology import label_of_terminology, terminology_string
 
 
-
 def ensure_segmentation_converters() -> None:
     """Register the segmentation conversion rules, as Slicer's Segmentations module does at startup.
 
