@@ -146,3 +146,13 @@ def test_licence_file_and_model_licences_are_stated():
 @pytest.mark.parametrize("path", ["CardiacSSL.s4ext"])
 def test_retired_description_format_is_gone(path):
     assert not (ROOT / path).exists()
+
+
+def test_the_version_floor_is_stated_where_users_look():
+    floor = "5.10"
+    assert f"Needs Slicer {floor} or later" in _cmake_value("EXTENSION_DESCRIPTION")
+    assert f"Needs Slicer {floor} or later" in (ROOT / "README.md").read_text(encoding="utf-8")
+    module = ast.parse((ROOT / "CardiacSSL" / "CardiacSSL.py").read_text(encoding="utf-8"))
+    assigns = [n for n in module.body if isinstance(n, ast.Assign) and isinstance(n.targets[0], ast.Name)]
+    minimum = next(ast.literal_eval(n.value) for n in assigns if n.targets[0].id == "MINIMUM_SLICER")
+    assert ".".join(map(str, minimum)) == floor

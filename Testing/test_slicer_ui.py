@@ -179,3 +179,10 @@ def test_parameter_node_wrapper_import_is_guarded():
         assert parameters.CardiacSSLParameterNode is None
     else:  # pragma: no cover - inside Slicer
         pytest.skip("running inside Slicer")
+
+
+def test_case_table_selects_whole_rows():
+    """``selectionModel().selectedRows()`` (what removing cases reads) only sees rows selected whole."""
+    table = _ui_widgets()["casesTable"]
+    behaviour = next(p for p in table.findall("property") if p.get("name") == "selectionBehavior")
+    assert behaviour.findtext("enum") == "QAbstractItemView::SelectRows"
