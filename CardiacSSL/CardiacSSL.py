@@ -7,8 +7,11 @@ library, both shipped with the extension.
 """
 
 import logging
+import sys
 import tempfile
+import unittest
 
+import qt
 import slicer
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
@@ -17,6 +20,9 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModuleWidget,
 )
 from slicer.util import VTKObservationMixin
+
+MINIMUM_SLICER = (5, 10)  # sequence missing-item modes, vtkSegment terminology strings, Python 3.12
+RELOADED_PACKAGES = ("CardiacSSLPanel", "CardiacSSLWorkflow", "CardiacSSLLib")
 
 
 class CardiacSSL(ScriptedLoadableModule):
@@ -33,8 +39,9 @@ training set, fine-tune a model on them (in a separate process) and compute EDV,
 LV mass. Results are for research, not for clinical use.
 """
         self.parent.acknowledgementText = """
-Uses PyTorch, MONAI and SimpleITK. Bundled models are trained on public data sets (ACDC,
-Sunnybrook); see each model card for its licence.
+Uses PyTorch, MONAI and SimpleITK. The code is Apache-2.0. The bundled models are trained on
+ACDC (CC BY-NC-SA 4.0): those weights are for non-commercial research use only; see each
+model card for its licence. Needs Slicer 5.10 or later.
 """
 
 
@@ -49,6 +56,12 @@ class CardiacSSLWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
+        version = (slicer.app.majorVersion, slicer.app.minorVersion)
+        if version < MINIMUM_SLICER:
+            self.layout.addWidget(qt.QLabel(
+                f"CardiacSSL needs Slicer {MINIMUM_SLICER[0]}.{MINIMUM_SLICER[1]} or later "
+                f"(this is {version[0]}.{version[1]}): install a current Slicer."))  # fmt: skip
+            return
         from CardiacSSLPanel.widget import CardiacSSLWidgetController
 
         uiWidget = slicer.util.loadUI(self.resourcePath("UI/CardiacSSL.ui"))
@@ -64,8 +77,15 @@ class CardiacSSLWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.controller.setParameterNode(self.logic.getParameterNode())
 
     def enter(self) -> None:
-        self.initializeParameterNode()
-        self.controller.refreshModels()
+        if self.controller is not None:
+            self.initializeParameterNode()
+            self.controller.refreshModels()
+
+    def onReload(self) -> None:
+        """Reload the packages too: Slicer's reload re-reads only this file."""
+        for name in [n for n in sys.modules if n.split(".")[0] in RELOADED_PACKAGES]:
+            del sys.modules[name]
+        ScriptedLoadableModuleWidget.onReload(self)
 
     def exit(self) -> None:
         pass  # keep the GUI bound: a running fine-tuning keeps reporting
@@ -74,7 +94,7 @@ class CardiacSSLWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.controller.setParameterNode(None)
 
     def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
+        if self.controller is not None and self.parent.isEntered:
             self.initializeParameterNode()
 
     def cleanup(self) -> None:
@@ -86,8 +106,9 @@ class CardiacSSLWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 class CardiacSSLTest(ScriptedLoadableModuleTest):
     """Whole workflow on the phantom, in Slicer's scene: the check pytest runs on slicer-core.
 
-    The check is test code (``Testing/Python/workflow_check.py`` beside this file in a source
-    tree or build tree); an installed extension without its tests says so instead.
+    The one ctest of the module (``py_CardiacSSL``). The check is test code
+    (``Testing/Python/workflow_check.py`` beside this file in a source tree or build tree);
+    without it, or without PyTorch (extension build machines), the test says so and skips.
     """
 
     def setUp(self):
@@ -95,15 +116,22 @@ class CardiacSSLTest(ScriptedLoadableModuleTest):
 
     def runTest(self):
         self.setUp()
-        self.test_workflow_on_phantom()
+        try:
+            self.test_workflow_on_phantom()
+        except unittest.SkipTest as exc:
+            self.delayDisplay(f"CardiacSSL self-test skipped: {exc}")
+            logging.warning(f"CardiacSSL self-test skipped: {exc}")
 
     def test_workflow_on_phantom(self):
+        import importlib.util
+
         from CardiacSSLWorkflow.finetune_runner import python_executable
 
+        if importlib.util.find_spec("torch") is None:
+            self.skipTest("PyTorch is not installed (install the PyTorch extension to run the workflow check)")
         check = _workflow_check_module()
         if check is None:
-            self.delayDisplay("CardiacSSL workflow check not found (it runs from a source or build tree)")
-            return
+            self.skipTest("the workflow check runs from a source or build tree, not from an installed extension")
         self.delayDisplay("CardiacSSL workflow: load, segment, correct, training set, fine-tune, cancel, metrics")
         with tempfile.TemporaryDirectory() as workdir:
             report = check.run_workflow_check(slicer.mrmlScene, workdir, python=python_executable())

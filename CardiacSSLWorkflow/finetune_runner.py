@@ -107,11 +107,7 @@ class SubprocessRunner:
             raise RuntimeError("a job is already running; cancel it first")
         self._reset()  # a runner can be reused; connected slots stay
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        kwargs = {}
-        if os.name == "nt":
-            kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP
-        else:
-            kwargs["start_new_session"] = True  # own process group: cancel reaches the whole tree
+        kwargs = _popen_group_kwargs()
         logger.info("starting %s", " ".join(command))
         self._process = subprocess.Popen(
             [str(c) for c in command],
@@ -193,7 +189,7 @@ class SubprocessRunner:
             time.sleep(interval)
 
     def cancel(self, grace_s: float = CANCEL_GRACE_S) -> None:
-        """Ask the worker's process group to stop (SIGTERM), kill it after ``grace_s``.
+        """Ask the worker's process group to stop (SIGTERM), kill it after ``grace_s`` (Windows: at once).
 
         The worker writes models atomically (temp file + rename), so a cancel at any
         moment leaves previous models intact. Returns at once; ``finished`` follows.
@@ -216,14 +212,29 @@ class SubprocessRunner:
     def _signal_group(process: subprocess.Popen, kill: bool) -> None:
         try:
             if os.name == "nt":
-                if kill:
-                    subprocess.run(["taskkill", "/T", "/F", "/PID", str(process.pid)], capture_output=True)
-                else:
-                    process.send_signal(signal.CTRL_BREAK_EVENT)
+                # Slicer's GUI has no console, so CTRL_BREAK_EVENT cannot reach the worker: the tree is
+                # ended at once (workers write results atomically, so nothing half-written stays).
+                subprocess.run(
+                    ["taskkill", "/T", "/F", "/PID", str(process.pid)], capture_output=True, **_popen_group_kwargs()
+                )
             else:
                 os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
         except (ProcessLookupError, PermissionError, OSError):
             pass  # already gone
+
+
+def _popen_group_kwargs() -> dict:
+    """Process-group and window flags: cancel reaches the whole tree; no console window on Windows.
+
+    The hidden window is what ``slicer.util.launchConsoleProcess`` does (``STARTUPINFO`` with
+    ``STARTF_USESHOWWINDOW`` and ``SW_HIDE``; Base/Python/slicer/util.py, Slicer v5.10.0).
+    """
+    if os.name != "nt":
+        return {"start_new_session": True}  # own process group (killpg)
+    info = subprocess.STARTUPINFO()
+    info.dwFlags |= subprocess.STARTF_USESHOWWINDOW
+    info.wShowWindow = 0  # SW_HIDE
+    return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW, "startupinfo": info}
 
 
 def finetune_command(

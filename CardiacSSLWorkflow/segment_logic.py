@@ -100,6 +100,19 @@ def list_models() -> list[ModelChoice]:
     return [ModelChoice(e.name, e.origin, _accuracy(e.summary)) for e in registry_models(kind="segmentation")]
 
 
+def result_attribute(node, name: str) -> str | None:
+    """An attribute of a result: the node's own, else its sequence's.
+
+    A proxy that shows a frame without a result is a copy of an empty node, attributes
+    included, so the sequence is where they always are.
+    """
+    value = node.GetAttribute(name)
+    if value is None:
+        sequence, _ = mrml_convert.sequence_of(node)
+        value = sequence.GetAttribute(name) if sequence is not None else None
+    return value
+
+
 def gpu_message(device: str) -> str | None:
     """A clear sentence when a GPU was asked for (or would help) but none is usable; None otherwise."""
     import torch
@@ -136,7 +149,7 @@ class SegmentLogic:
         """The segmentation this module made earlier for ``input_node``, or None."""
         for i in range(self.scene.GetNumberOfNodesByClass("vtkMRMLSegmentationNode")):
             node = self.scene.GetNthNodeByClass(i, "vtkMRMLSegmentationNode")
-            if node.GetAttribute(INPUT_ATTRIBUTE) == input_node.GetID():
+            if result_attribute(node, INPUT_ATTRIBUTE) == input_node.GetID():
                 return node
         return None
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from CardiacSSLLib.errors import InputError
 from CardiacSSLLib.io.trainingset import CaseInfo, Provenance, TrainingSet
 from CardiacSSLWorkflow import mrml_convert
-from CardiacSSLWorkflow.segment_logic import MODEL_ATTRIBUTE, SegmentLogic
+from CardiacSSLWorkflow.segment_logic import MODEL_ATTRIBUTE, SegmentLogic, result_attribute
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +56,11 @@ class TrainingSetLogic:
                     f"frame {shown} shown now was not segmented; browse to a segmented frame or add all frames"
                 )
             items = current
-        model = segmentation_node.GetAttribute(MODEL_ATTRIBUTE) or ""
+        model = result_attribute(segmentation_node, MODEL_ATTRIBUTE) or ""
         source = cine.source if not cine.source.startswith("mrml:") else input_node.GetName()
-        structures = mrml_convert.segment_values(segmentation_node)
+        # from the items: the proxy shows an empty segmentation on a frame without a result
+        found = (mrml_convert.segment_values(node) for _, node in mrml_convert.segmentation_items(segmentation_node))
+        structures = next((values for values in found if values), ())
         if not structures:
             raise InputError("the segmentation has no LV, MYO or RV segment")
         case_ids = []

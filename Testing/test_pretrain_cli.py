@@ -204,3 +204,24 @@ def test_slicer_script_finds_the_library_folder_only_when_needed(tmp_path, monke
     monkeypatch.setattr(sys, "path", list(sys.path))
     script._ensure_library()
     assert sys.path[0] == str(tmp_path)
+
+
+def test_slicer_script_finds_an_installed_extension_inside_slicer(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    script = _load_script()
+    assert script._installed_extension_folders() == [] or "slicer" in sys.modules  # plain python: none
+    installed = tmp_path / "Extensions-1" / "CardiacSSL" / "lib" / "Slicer-5.10" / "qt-scripted-modules"
+    (installed / "CardiacSSLLib").mkdir(parents=True)
+    (installed / "CardiacSSLLib" / "__init__.py").write_text("")
+    fake_slicer = SimpleNamespace(app=SimpleNamespace(extensionsInstallPath=str(tmp_path / "Extensions-1")))
+    monkeypatch.setitem(sys.modules, "slicer", fake_slicer)
+    assert script._installed_extension_folders() == [installed]
+    fake_slicer.modules = SimpleNamespace(cardiacssl=SimpleNamespace(path=str(installed / "CardiacSSL.py")))
+    assert script._installed_extension_folders()[0] == installed
+    monkeypatch.delenv("CARDIACSSL_LIBRARY_DIR", raising=False)
+    monkeypatch.setattr(script.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(script, "__file__", str(tmp_path / "elsewhere" / "scripts" / "slicer_pretrain.py"))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    script._ensure_library()
+    assert sys.path[0] == str(installed)

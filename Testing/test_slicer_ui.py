@@ -100,7 +100,8 @@ def test_model_card_buttons_sit_beside_their_selectors():
         row = next(layout for layout in tree.iter("layout") if widgets[combo] in layout.findall("item/widget"))
         assert widgets[button] in row.findall("item/widget"), f"{button} is not in the row of {combo}"
     source = (PANEL / "widget.py").read_text()
-    assert "from CardiacSSLWorkflow.model_card import model_card" in source and "setMarkdown" in source
+    assert "from CardiacSSLWorkflow.model_card import model_card" in source and "showMarkdown(" in source
+    assert "setMarkdown" in (PANEL / "dialogs.py").read_text()
 
 
 def test_ui_choices_match_the_logic():
@@ -178,3 +179,10 @@ def test_parameter_node_wrapper_import_is_guarded():
         assert parameters.CardiacSSLParameterNode is None
     else:  # pragma: no cover - inside Slicer
         pytest.skip("running inside Slicer")
+
+
+def test_case_table_selects_whole_rows():
+    """``selectionModel().selectedRows()`` (what removing cases reads) only sees rows selected whole."""
+    table = _ui_widgets()["casesTable"]
+    behaviour = next(p for p in table.findall("property") if p.get("name") == "selectionBehavior")
+    assert behaviour.findtext("enum") == "QAbstractItemView::SelectRows"

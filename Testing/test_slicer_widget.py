@@ -76,8 +76,13 @@ class FakeWidget:
     def item(self, row, col):
         return self.rows[(row, col)]
 
-    def selectedIndexes(self):  # noqa: N802 - Qt API
-        return [SimpleNamespace(row=lambda r=r: r) for r in self.selected]
+    @property
+    def currentIndex(self):  # noqa: N802 - Qt API
+        return self.current
+
+    def selectionModel(self):  # noqa: N802 - Qt API
+        rows = [SimpleNamespace(row=lambda r=r: r) for r in self.selected]
+        return SimpleNamespace(selectedRows=lambda: rows)
 
     def setValue(self, value):  # noqa: N802 - Qt API
         self.value = value
@@ -186,7 +191,10 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
     assert params.inputVolume is not None and params.inputVolume.IsA("vtkMRMLScalarVolumeNode")
 
     params.model = str(make_tiny_model(tmp_path / "tiny" / "model"))
-    ui.segmentButton.click()
+    ui.segmentButton.click()  # starts the worker process and returns at once
+    assert ui.segmentButton.text == "Stop" and params.segmentation is None
+    gui.controller._segment.runner.wait(timeout=240)  # what the timer's polls do in Slicer
+    assert ui.segmentButton.text == "Segment" and ui.segmentProgressBar.value == 100
     assert params.segmentation is not None and "Segmented frames [0, 1, 2]" in ui.statusLabel.text
     first = params.segmentation
     dialogs.answer = False
@@ -194,8 +202,10 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
     assert dialogs.questions and "already has a segmentation" in dialogs.questions[-1]
     assert params.segmentation is first and gui.scene.GetNodeByID(first.GetID()) is not None
     dialogs.answer = True
-    ui.segmentButton.click()  # asks, user says yes: replaced
-    assert params.segmentation is not first
+    ui.segmentButton.click()  # asks, user says yes: runs, then replaces
+    assert gui.scene.GetNodeByID(first.GetID()) is not None  # nothing replaced before the result exists
+    gui.controller._segment.runner.wait(timeout=240)
+    assert params.segmentation is not first and gui.scene.GetNodeByID(first.GetID()) is None
 
     ui.addToTrainingSetButton.click()
     assert ui.casesTable.row_count == 1 and ui.trainingSetCountLabel.text == "1 case(s)"
@@ -244,7 +254,7 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
     assert ui.finetuneButton.text == "Cancel fine-tuning"
     command = gui.controller._finetune.runner.command
     assert command[command.index("--init") + 1] == params.model  # default: continue the selected model
-    gui.controller._pollFinetune()
+    gui.controller._poll()
     assert ui.finetuneProgressBar.value == 50
     assert ui.finetuneButton.text == "Fine-tune" and "out of memory" in ui.finetuneStatusLabel.text
 
@@ -254,7 +264,7 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
     assert ui.finetuneInitSelector.currentData == START_SCRATCH
     ui.finetuneButton.click()
     assert "--init" not in gui.controller._finetune.runner.command and "scratch" in ui.statusLabel.text
-    gui.controller._pollFinetune()
+    gui.controller._poll()
 
     ui.casesTable.selected = [0]
     ui.removeCaseButton.click()
@@ -309,3 +319,29 @@ def test_model_card_buttons_show_the_cards(gui, monkeypatch, tmp_path):
     gui.ui.finetuneInitCardButton.click()
     assert shown[-1][0] == "Model card: my-backbone" and "kind: backbone" in shown[-1][1]
     assert "pretraining method: mim" in shown[-1][1]
+
+
+def test_reentering_keeps_the_chosen_model_and_card_errors_are_shown_once(gui, monkeypatch):
+    from CardiacSSLWorkflow.finetune_logic import START_SELECTED
+
+    monkeypatch.delenv("CARDIACSSL_MODELS")  # the bundled models of the checkout
+    gui.ui.refreshModelsButton.click()
+    names = [data for _, data in gui.ui.modelSelector.items]
+    assert len(names) >= 2
+    chosen = names[-1]  # not the first: refilling must not fall back to it
+    gui.ui.modelSelector.setCurrentIndex(names.index(chosen))
+    assert gui.params.model == chosen
+    stored = []
+    monkeypatch.setattr(gui.controller, "_storeModel", lambda i, f=gui.controller._storeModel: (stored.append(
+        gui.ui.modelSelector.currentData), f(i)))  # fmt: skip
+    gui.controller.refreshModels()  # what entering the module again does
+    assert gui.params.model == chosen and gui.ui.modelSelector.currentData == chosen
+    assert "" not in stored and gui.params.model == chosen
+
+    gui.params.model = ""
+    monkeypatch.setenv("CARDIACSSL_MODELS", "/nonexistent")
+    gui.controller.refreshModels()  # nothing installed: the placeholder, whose data is ""
+    gui.ui.finetuneInitSelector.setCurrentIndex(gui.ui.finetuneInitSelector.findData(START_SELECTED))
+    errors = len(gui.dialogs.errors)
+    gui.ui.finetuneInitCardButton.click()  # no model to continue: the error is shown, nothing raised
+    assert len(gui.dialogs.errors) == errors + 1 and "no segmentation model is selected" in gui.dialogs.errors[-1]

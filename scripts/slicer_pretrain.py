@@ -4,9 +4,12 @@
     PythonSlicer scripts/slicer_pretrain.py -- --method mim ...        (plain python works the same)
 
 No Slicer module is imported: this only makes ``CardiacSSLLib`` importable (when it is not
-already: from ``$CARDIACSSL_LIBRARY_DIR``, this source checkout or the installed extension's
-scripted-module folder) and calls the same ``main`` as
-``cardiacssl pretrain``. The process exit code is that of the run (0, 1, 2, 3 or 130).
+already) and calls the same ``main`` as ``cardiacssl pretrain``. The library is looked for in
+``$CARDIACSSL_LIBRARY_DIR``, in the source checkout this script lives in (scripts are not
+installed with the extension), and inside Slicer in the installed CardiacSSL extension: the
+folder of the loaded module, else ``<extensionsInstallPath>/CardiacSSL/lib/Slicer-*/qt-scripted-modules``.
+For ``PythonSlicer`` with an installed extension, set ``CARDIACSSL_LIBRARY_DIR`` to that folder.
+The process exit code is that of the run (0, 1, 2, 3 or 130).
 """
 
 from __future__ import annotations
@@ -17,14 +20,31 @@ import sys
 from pathlib import Path
 
 
-def _library_candidates() -> list[Path]:
-    """Folders that may hold CardiacSSLLib: $CARDIACSSL_LIBRARY_DIR, the source checkout this script
-    lives in, and an installed extension's scripted-module folder(s)."""
-    here = Path(__file__).resolve().parent
-    found = [Path(os.environ["CARDIACSSL_LIBRARY_DIR"])] if os.environ.get("CARDIACSSL_LIBRARY_DIR") else []
-    found.append(here.parent)
-    found += sorted(here.parent.glob("lib/Slicer-*/qt-scripted-modules"))
+def _installed_extension_folders() -> list[Path]:
+    """The installed extension's scripted-module folders, when running inside Slicer (else none).
+
+    ``slicer.modules.<name>.path`` (what ``slicer.util.modulePath`` reads) and
+    ``slicer.app.extensionsInstallPath`` (qSlicerCoreApplication, Slicer v5.10.0) name them.
+    """
+    slicer = sys.modules.get("slicer")
+    app = getattr(slicer, "app", None)
+    if app is None:
+        return []
+    found = []
+    module = getattr(getattr(slicer, "modules", None), "cardiacssl", None)
+    if module is not None:
+        found.append(Path(module.path).parent)
+    install_path = getattr(app, "extensionsInstallPath", "")
+    if install_path:
+        found += sorted(Path(install_path).glob("CardiacSSL/lib/Slicer-*/qt-scripted-modules"))
     return found
+
+
+def _library_candidates() -> list[Path]:
+    """Folders that may hold CardiacSSLLib, in the order they are tried."""
+    found = [Path(os.environ["CARDIACSSL_LIBRARY_DIR"])] if os.environ.get("CARDIACSSL_LIBRARY_DIR") else []
+    found.append(Path(__file__).resolve().parent.parent)  # the source checkout
+    return found + _installed_extension_folders()
 
 
 def _ensure_library() -> None:
@@ -34,7 +54,10 @@ def _ensure_library() -> None:
         if (folder / "CardiacSSLLib" / "__init__.py").is_file():
             sys.path.insert(0, str(folder))
             return
-    raise SystemExit("CardiacSSLLib not found: install the CardiacSSL extension or the CardiacSSLLib package")
+    raise SystemExit(
+        "CardiacSSLLib not found: run this inside Slicer with the CardiacSSL extension installed, install the "
+        "CardiacSSLLib package, or set CARDIACSSL_LIBRARY_DIR to the folder that holds CardiacSSLLib"
+    )
 
 
 def _script_args(argv: list[str]) -> list[str]:

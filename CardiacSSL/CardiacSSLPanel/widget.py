@@ -13,6 +13,7 @@ import qt
 import slicer
 
 from CardiacSSLLib.errors import OutputExistsError
+from CardiacSSLPanel.dialogs import showMarkdown
 from CardiacSSLPanel.parameters import CardiacSSLParameterNode
 from CardiacSSLWorkflow.finetune_runner import RunResult, SubprocessRunner, python_executable
 
@@ -30,9 +31,11 @@ class CardiacSSLWidgetController:
         self.parameterNode = None
         self._guiConnection = None
         self._finetune = None
+        self._segment = None
+        self._fillingModels = False
         self._timer = qt.QTimer()
         self._timer.setInterval(POLL_MS)
-        self._timer.connect("timeout()", self._pollFinetune)
+        self._timer.connect("timeout()", self._poll)
         ui_widget.setMRMLScene(slicer.mrmlScene)
         self.ui.segmentButton.connect("clicked()", lambda: self.onSegment())
         self.ui.refreshModelsButton.connect("clicked()", self.refreshModels)
@@ -73,9 +76,18 @@ class CardiacSSLWidgetController:
 
     def cleanup(self) -> None:
         self._timer.stop()
-        if self._finetune is not None and self._finetune.runner.is_running():
-            self._finetune.cancel()
+        for job in (self._segment, self._finetune):
+            if job is not None and job.runner.is_running():
+                job.cancel()
         self.setParameterNode(None)
+
+    def _poll(self) -> None:
+        """Timer slot: dispatch the workers' progress and results here, on the GUI thread."""
+        for job in (self._segment, self._finetune):
+            if job is not None and job.runner.is_running():
+                job.runner.poll()
+        if not any(job is not None and job.runner.is_running() for job in (self._segment, self._finetune)):
+            self._timer.stop()
 
     # --- dependencies ------------------------------------------------------------
 
@@ -83,9 +95,23 @@ class CardiacSSLWidgetController:
         from CardiacSSLPanel.install_logic import ensure_dependencies
 
         requirements = self.moduleWidget.resourcePath("requirements.txt")
-        with slicer.util.tryWithErrorDisplay("Installing dependencies failed.", waitCursor=True):
-            return ensure_dependencies(requirements, slicer.util.confirmOkCancelDisplay)
-        return False
+        ok, ready = self._attempt("Installing dependencies failed.", ensure_dependencies, requirements,
+                                  slicer.util.confirmOkCancelDisplay)  # fmt: skip
+        return bool(ok and ready)
+
+    @staticmethod
+    def _attempt(message: str, fn, *args) -> tuple[bool, object]:
+        """``(True, fn(*args))``, or ``(False, None)`` after the error was shown to the user.
+
+        ``tryWithErrorDisplay`` shows the error, then re-raises it (Base/Python/slicer/util.py,
+        Slicer v5.10.0); a slot that must go on afterwards catches it here.
+        """
+        try:
+            with slicer.util.tryWithErrorDisplay(message):
+                return True, fn(*args)
+        except Exception:  # noqa: BLE001 - already shown to the user
+            logger.debug("%s", message, exc_info=True)
+            return False, None
 
     # --- 1. input ----------------------------------------------------------------
 
@@ -102,8 +128,7 @@ class CardiacSSLWidgetController:
             self._loadCine(path)
 
     def _loadCine(self, path: str) -> None:
-        if not self._dependenciesReady():
-            return
+        # Loading needs only what Slicer bundles (SimpleITK, pydicom): no torch, no installation.
         from CardiacSSLLib.io import load_cine
         from CardiacSSLWorkflow.mrml_convert import cine_to_sequence
 
@@ -117,20 +142,30 @@ class CardiacSSLWidgetController:
     # --- 2. segment --------------------------------------------------------------
 
     def refreshModels(self) -> None:
-        self.ui.modelSelector.clear()
+        """Refill the model list, keeping the chosen model (the parameter node's) when it still exists."""
+        combo = self.ui.modelSelector
+        wanted = self.parameterNode.model if self.parameterNode is not None else combo.currentData
+        self._fillingModels = True  # clear() and addItem() change the index: not the user's choice
         try:
-            from CardiacSSLWorkflow.segment_logic import list_models
+            combo.clear()
+            try:
+                from CardiacSSLWorkflow.segment_logic import list_models
 
-            for choice in list_models():
-                self.ui.modelSelector.addItem(choice.label, choice.name)
-        except Exception as exc:  # noqa: BLE001 - torch may be missing before the first install
-            self._status(f"Models not listed yet: {exc}")
-        if self.ui.modelSelector.count == 0:
-            self.ui.modelSelector.addItem("(no model installed: fine-tune one)", "")
+                for choice in list_models():
+                    combo.addItem(choice.label, choice.name)
+            except Exception as exc:  # noqa: BLE001 - a broken models.json must not break the panel
+                self._status(f"Models not listed: {exc}")
+            if combo.count == 0:
+                combo.addItem("(no model installed: fine-tune one)", "")
+            index = combo.findData(wanted) if wanted else -1
+            combo.setCurrentIndex(index if index >= 0 else 0)
+        finally:
+            self._fillingModels = False
+        self._storeModel(combo.currentIndex)
         self._refreshStartPoints()
 
     def _storeModel(self, _index) -> None:
-        if self.parameterNode is not None:
+        if self.parameterNode is not None and not self._fillingModels:
             self.parameterNode.model = self.ui.modelSelector.currentData or ""
 
     def onModelCard(self, name: str | None = None) -> None:
@@ -145,8 +180,12 @@ class CardiacSSLWidgetController:
         """Show the card of what fine-tuning starts from (the selected model or a backbone)."""
         from CardiacSSLWorkflow.finetune_logic import init_for
 
-        with slicer.util.tryWithErrorDisplay("Could not show the model card."):
-            init = init_for(self.ui.finetuneInitSelector.currentData, self.ui.modelSelector.currentData)
+        ok, init = self._attempt(
+            "Could not show the model card.", init_for, self.ui.finetuneInitSelector.currentData,
+            self.ui.modelSelector.currentData,
+        )  # fmt: skip
+        if not ok:
+            return
         if init is None:
             slicer.util.infoDisplay("Scratch: random initialisation, no pretrained weights and no card.")
         else:
@@ -167,15 +206,24 @@ class CardiacSSLWidgetController:
         return True, message
 
     def onSegment(self, overwrite: bool = False, model: str | None = None) -> None:
+        """Segment in a separate process (the GUI stays responsive); while it runs the button stops it."""
+        if self._segment is not None and self._segment.runner.is_running():
+            self._segment.cancel()
+            self._status("Stopping the segmentation...")
+            return
         if not self._dependenciesReady() or not self._deviceCheck()[0]:
             return
         from CardiacSSLWorkflow.segment_logic import SegmentLogic
+        from CardiacSSLWorkflow.segment_process import SegmentProcess
 
         p = self.parameterNode
         logic = SegmentLogic(slicer.mrmlScene)
         try:
-            with slicer.util.WaitCursor():
-                result = logic.segment(p.inputVolume, model or p.model, p.frames, p.device, overwrite=overwrite)
+            request = logic.prepare(p.inputVolume, model or p.model, p.frames, p.device, overwrite=overwrite)
+            self._segment = SegmentProcess(logic, SubprocessRunner(), python=python_executable())
+            self._segment.runner.progress.connect(self._onSegmentProgress)
+            self._segment.runner.finished.connect(self._onSegmentFinished)
+            self._segment.start(request)
         except OutputExistsError as exc:
             if not overwrite and slicer.util.confirmYesNoDisplay(f"{exc}.\n\nReplace it?"):
                 self.onSegment(overwrite=True, model=model)
@@ -184,9 +232,32 @@ class CardiacSSLWidgetController:
             logger.exception("segmentation failed")
             slicer.util.errorDisplay(f"Segmentation failed: {exc}")
             return
-        p.segmentation = result.segmentation
-        note = f" (ED {result.ed_es[0]}, ES {result.ed_es[1]})" if result.ed_es else ""
-        self._status(f"Segmented frames {result.frames}{note} with {result.model}")
+        self.ui.segmentButton.text = "Stop"
+        self.ui.segmentProgressBar.setValue(0)
+        self._status(f"Segmenting {len(request.frames)} frame(s) with {request.model} in a separate process...")
+        self._timer.start()
+
+    def _onSegmentProgress(self, event: dict) -> None:
+        if event.get("event") == "step" and event.get("total"):
+            self.ui.segmentProgressBar.setValue(int(100 * event["step"] / event["total"]))
+
+    def _onSegmentFinished(self, result: RunResult) -> None:
+        from CardiacSSLWorkflow.segment_process import SegmentProcess
+
+        self.ui.segmentButton.text = "Segment"
+        ok, segmentation = self._attempt("Could not add the segmentation to the scene.", self._segment.finish, result)
+        if not ok:
+            return
+        if segmentation is None:  # stopped or failed: the scene is as it was
+            self.ui.segmentProgressBar.setValue(0)
+            self._status(SegmentProcess.summary(result))
+            if result.state.value != "cancelled":
+                slicer.util.errorDisplay(SegmentProcess.summary(result), detailedText=result.message)
+            return
+        self.ui.segmentProgressBar.setValue(100)
+        self.parameterNode.segmentation = segmentation.segmentation
+        note = f" (ED {segmentation.ed_es[0]}, ES {segmentation.ed_es[1]})" if segmentation.ed_es else ""
+        self._status(f"Segmented frames {segmentation.frames}{note} with {segmentation.model}")
 
     # --- 3. correct --------------------------------------------------------------
 
@@ -198,10 +269,7 @@ class CardiacSSLWidgetController:
         slicer.util.selectModule("SegmentEditor")
         editor = slicer.modules.segmenteditor.widgetRepresentation().self().editor
         editor.setSegmentationNode(p.segmentation)
-        if hasattr(editor, "setSourceVolumeNode"):
-            editor.setSourceVolumeNode(p.inputVolume)
-        else:  # Slicer < 5.2
-            editor.setMasterVolumeNode(p.inputVolume)
+        editor.setSourceVolumeNode(p.inputVolume)
 
     # --- 4. training set ---------------------------------------------------------
 
@@ -237,7 +305,7 @@ class CardiacSSLWidgetController:
         self.ui.trainingSetCountLabel.text = f"{len(cases)} case(s)"
 
     def onRemoveCase(self) -> None:
-        rows = sorted({index.row() for index in self.ui.casesTable.selectedIndexes()})
+        rows = sorted(index.row() for index in self.ui.casesTable.selectionModel().selectedRows())
         ids = [self.ui.casesTable.item(r, 0).text() for r in rows]
         if not ids or not slicer.util.confirmYesNoDisplay(f"Remove {len(ids)} case(s) from the training set?"):
             return
@@ -295,10 +363,6 @@ class CardiacSSLWidgetController:
             started = f"Fine-tuning from {describe_init(job.init)} started in a separate process."
             self._status(f"{message} {started}" if message else started)
             self._timer.start()
-
-    def _pollFinetune(self) -> None:
-        if self._finetune is None or self._finetune.runner.poll() is not None:
-            self._timer.stop()
 
     def _onProgress(self, event: dict) -> None:
         if event.get("event") == "step" and event.get("total"):
@@ -361,19 +425,3 @@ class CardiacSSLWidgetController:
     def _status(self, text: str) -> None:
         self.ui.statusLabel.text = text
         logger.info(text)
-
-
-def showMarkdown(title: str, markdown: str) -> None:
-    """A modal dialog that renders ``markdown`` (tables, code blocks) with a Close button."""
-    dialog = qt.QDialog(slicer.util.mainWindow())
-    dialog.setWindowTitle(title)
-    layout = qt.QVBoxLayout(dialog)
-    browser = qt.QTextBrowser()
-    browser.setOpenExternalLinks(True)
-    browser.setMarkdown(markdown)
-    layout.addWidget(browser)
-    buttons = qt.QDialogButtonBox(qt.QDialogButtonBox.Close)
-    buttons.connect("rejected()", dialog.reject)
-    layout.addWidget(buttons)
-    dialog.resize(760, 640)
-    dialog.exec_()

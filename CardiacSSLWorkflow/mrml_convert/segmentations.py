@@ -1,4 +1,4 @@
-"""Canonical label maps <-> segmentation nodes (LV, MYO, RV segments with SNOMED terminology).
+"""Canonical label maps <-> segmentation nodes (LV, MYO, RV segments with Slicer terminology entries).
 
 One segmentation holds one frame; a sequence of them, synchronised with the cine's
 browser, holds several. The labelmaps keep the exact voxel grid of the cine.
@@ -29,9 +29,7 @@ from CardiacSSLWorkflow.mrml_convert.sequences import (
     sequence_of,
     sequences_logic,
 )
-
-TERMINOLOGY_CONTEXT = "Segmentation category and type - 3D Slicer General Anatomy list"
-ANATOMICAL_STRUCTURE = ("SCT", "123037004", "Anatomical Structure")
+from CardiacSSLWorkflow.mrml_convert.terminology import label_of_terminology, terminology_string
 
 
 def ensure_segmentation_converters() -> None:
@@ -57,21 +55,6 @@ def oriented_image(label3d: np.ndarray, geometry: Geometry):
     image_data(np.asarray(label3d, dtype=np.uint8), image)
     image.SetImageToWorldMatrix(vtk_matrix(ijk_to_ras(geometry)))
     return image
-
-
-def terminology_string(value: int) -> str:
-    scheme, code, meaning = labels.SNOMED[value]
-    entry = slicer.vtkSlicerTerminologyEntry()
-    entry.SetTerminologyContextName(TERMINOLOGY_CONTEXT)
-    category = entry.GetCategoryObject()
-    category.SetCodingSchemeDesignator(ANATOMICAL_STRUCTURE[0])
-    category.SetCodeValue(ANATOMICAL_STRUCTURE[1])
-    category.SetCodeMeaning(ANATOMICAL_STRUCTURE[2])
-    typ = entry.GetTypeObject()
-    typ.SetCodingSchemeDesignator(scheme)
-    typ.SetCodeValue(code)
-    typ.SetCodeMeaning(meaning)
-    return slicer.vtkSlicerTerminologiesModuleLogic.SerializeTerminologyEntry(entry)
 
 
 def set_segmentation_from_label(segmentation_node, label3d: np.ndarray, geometry: Geometry) -> None:
@@ -110,10 +93,9 @@ def set_segmentation_from_label(segmentation_node, label3d: np.ndarray, geometry
 
 def _canonical_value(segment) -> int | None:
     if segment.HasTerminology():
-        code = segment.GetTerminology().split("~")[2].split("^")
-        for value, (scheme, snomed, _) in labels.SNOMED.items():
-            if len(code) >= 2 and code[0] == scheme and code[1] == snomed:
-                return value
+        value = label_of_terminology(segment.GetTerminology())
+        if value is not None:
+            return value
     for value, name in labels.NAMES.items():
         if segment.GetName().strip().upper() == name:
             return value
@@ -130,7 +112,7 @@ def segment_values(segmentation_node) -> tuple[int, ...]:
 def label_from_segmentation(segmentation_node, geometry: Geometry, shape: tuple[int, int, int]) -> np.ndarray:
     """Canonical ``(z, y, x)`` uint8 label map of a segmentation on the grid of ``geometry``.
 
-    Segments are recognised by their SNOMED type code, else their name (LV/MYO/RV);
+    Segments are recognised by their terminology entry, else their name (LV/MYO/RV);
     any other segment is refused (its meaning for training is unknown). Later segments
     win where segments overlap (LV, then MYO, then RV).
     """
@@ -239,9 +221,14 @@ def label_to_segmentation_sequence(
         browser = new_browser(scene, sequence, f"{name} browser")
     else:
         browser.AddSynchronizedSequenceNodeID(sequence.GetID())
-        browser.SetMissingItemMode(sequence, browser.MissingItemDisplayHidden)
-        sequences_logic(scene).UpdateProxyNodesFromSequences(browser)
+        # A frame without a result shows an empty segmentation and keeps no edit. With changes saved,
+        # every other mode but "create" ones fills the proxy from item 0 by a shallow copy, so that
+        # frame would show (and an edit would change) item 0 (vtkSlicerSequencesLogic.cxx,
+        # UpdateProxyNodesFromSequences / UpdateSequencesFromProxyNodes, Slicer v5.10.0); "create"
+        # modes would add items just by browsing. Set before SaveChanges, which updates the proxy.
+        browser.SetMissingItemMode(sequence, browser.MissingItemSetToDefault)
     browser.SetSaveChanges(sequence, True)  # edits of the shown segmentation go back into the sequence
+    sequences_logic(scene).UpdateProxyNodesFromSequences(browser)
     proxy = browser.GetProxyNode(sequence)
     if proxy is not None:
         proxy.SetName(name)

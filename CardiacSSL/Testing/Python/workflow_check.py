@@ -3,7 +3,7 @@
 Test code: the ctest beside it and the module's self-test run it inside Slicer, pytest
 (Testing/test_slicer_workflow.py, the web tests) on slicer-core.
 
-Load cine -> sequence (exact geometry) -> segment with a small model -> edit the result
+Load cine -> sequence (exact geometry) -> segment with a small model in the worker process -> edit the result
 as a user correction would -> add it to a training set -> fine-tune for a few steps in
 the real worker process -> cancel a second run midway (first model unchanged) -> metrics.
 Raises AssertionError (or the library's errors) on any failure; returns numbers to report.
@@ -28,6 +28,7 @@ from CardiacSSLWorkflow.finetune_logic import FinetuneLogic
 from CardiacSSLWorkflow.finetune_runner import RunState
 from CardiacSSLWorkflow.metrics_logic import MetricsLogic
 from CardiacSSLWorkflow.segment_logic import SegmentLogic
+from CardiacSSLWorkflow.segment_process import SegmentProcess
 from CardiacSSLWorkflow.trainingset_logic import TrainingSetLogic
 
 logger = logging.getLogger(__name__)
@@ -146,7 +147,11 @@ def run_workflow_check(
         model = model or pick_model(workdir)
         seg_logic = SegmentLogic(scene)
         t0 = time.monotonic()
-        result = seg_logic.segment(nodes.proxy, model, frames=frames, device="cpu")
+        # as the panel does: in the worker process (PythonSlicer inside Slicer), the result added on success
+        request = seg_logic.prepare(nodes.proxy, model, frames, "cpu")
+        run, result = SegmentProcess(seg_logic, python=python or sys.executable).run(request, timeout=timeout_s)
+        if result is None:
+            raise AssertionError(f"segmentation failed: {SegmentProcess.summary(run)}\n{run.message}")
         report["segment_s"] = time.monotonic() - t0
         report["frames"] = result.frames
         if frames == "all":
