@@ -48,16 +48,24 @@ def _method(entry) -> str:
     return method_title(method)
 
 
-def _fewshot(summary: dict) -> str:
-    """'1 patient: Dice 0.61 vs scratch 0.75' for the fewest patients of ``summary["fewshot"]``; '' if absent."""
+def _fewest_shots(summary: dict) -> tuple[str | None, float | None, float | None]:
+    """(n, backbone Dice, scratch Dice) at the fewest labelled patients its card measured; Nones when absent."""
     fewshot = summary.get("fewshot") or {}
     ours, scratch = fewshot.get("mean_dice") or {}, fewshot.get("scratch_mean_dice") or {}
     shots = sorted((n for n in ours if str(n).isdigit()), key=int)
     if not shots:
-        return ""
+        return None, None, None
     n = shots[0]
-    text = f"{n} patient{'' if int(n) == 1 else 's'}: Dice {float(ours[n]):.2f}"
-    return text + (f" vs scratch {float(scratch[n]):.2f}" if n in scratch else "")
+    return n, float(ours[n]), (float(scratch[n]) if n in scratch else None)
+
+
+def _fewshot(summary: dict) -> str:
+    """'1 patient: Dice 0.61 vs scratch 0.75' for the fewest patients of ``summary["fewshot"]``; '' if absent."""
+    n, ours, scratch = _fewest_shots(summary)
+    if ours is None:
+        return ""
+    text = f"{n} patient{'' if int(n) == 1 else 's'}: Dice {ours:.2f}"
+    return text + (f" vs scratch {scratch:.2f}" if scratch is not None else "")
 
 
 def backbone_label(entry) -> str:
@@ -69,13 +77,33 @@ def backbone_label(entry) -> str:
 
 
 def list_start_points() -> list[StartChoice]:
-    """What fine-tuning can start from: the selected model (default), every backbone, then scratch."""
+    """What fine-tuning can start from, best measured start first after the selected model.
+
+    The selected segmentation model (continue training it) comes first; then scratch and the
+    backbones ordered by the few-shot Dice their cards measured against scratch on the same
+    patients (unmeasured backbones last); a backbone measured below scratch says so.
+    """
     from CardiacSSLLib.registry import list_models
 
-    choices = [StartChoice(START_SELECTED, "the selected segmentation model (continue training it)")]
-    choices += [StartChoice(e.name, backbone_label(e)) for e in list_models(kind="backbone")]
-    choices.append(StartChoice(START_SCRATCH, "scratch (random init)"))
-    return choices
+    ranked: list[tuple[float, StartChoice]] = []
+    scratch_dice: list[float] = []
+    for e in list_models(kind="backbone"):
+        _, ours, scratch = _fewest_shots(e.summary or {})
+        label = backbone_label(e)
+        if ours is not None and scratch is not None:
+            scratch_dice.append(scratch)
+            if ours < scratch:
+                label += ": below scratch in few-shot tests"
+        ranked.append((ours if ours is not None else -1.0, StartChoice(e.name, label)))
+    scratch_label = "scratch (random init)"
+    measured = [r for r, c in ranked if r >= 0]
+    if measured and scratch_dice and max(measured) < min(scratch_dice):
+        scratch_label += ": better than every pretrained backbone in few-shot tests"
+    ranked.append((min(scratch_dice) if scratch_dice else -0.5, StartChoice(START_SCRATCH, scratch_label)))
+    ranked.sort(key=lambda rc: -rc[0])  # stable: the registry's order among equals
+    return [StartChoice(START_SELECTED, "the selected segmentation model (continue training it)")] + [
+        c for _, c in ranked
+    ]
 
 
 def init_for(start: str | None, selected_model: str | None) -> str | None:

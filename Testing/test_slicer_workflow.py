@@ -246,11 +246,22 @@ def test_start_points_offer_backbones_with_fewshot_dice_and_scratch(tmp_path, ph
         _backbone(tmp_path / "home" / "models" / "my-bb" / "model", "simclr")
         make_tiny_model(tmp_path / "home" / "models" / "site-a" / "model")  # a segmentation model: not listed
         choices = list_start_points()
-        assert [c.value for c in choices] == [START_SELECTED, "unet-mim-bb", "my-bb", START_SCRATCH]
+        # measured best first (MIM beat scratch), then scratch, then the unmeasured user backbone
+        assert [c.value for c in choices] == [START_SELECTED, "unet-mim-bb", START_SCRATCH, "my-bb"]
         labels = [c.label for c in choices]
         assert labels[1] == "unet-mim-bb (pretrained MIM; 1 patient: Dice 0.61 vs scratch 0.45)"
-        assert labels[2] == "my-bb (user; pretrained SimCLR)"  # no few-shot numbers for a user backbone
-        assert "selected" in labels[0] and "scratch" in labels[3]
+        assert labels[3] == "my-bb (user; pretrained SimCLR)"  # no few-shot numbers for a user backbone
+        assert "selected" in labels[0] and labels[2] == "scratch (random init)"
+
+        # a backbone measured below scratch is ranked after it, and both labels say so
+        fewshot["mean_dice"]["1"] = 0.40
+        (bundled / "models.json").write_text(json.dumps({"models": entries}))
+        worse = list_start_points()
+        assert [c.value for c in worse] == [START_SELECTED, START_SCRATCH, "unet-mim-bb", "my-bb"]
+        assert worse[2].label.endswith("below scratch in few-shot tests")
+        assert worse[1].label == "scratch (random init): better than every pretrained backbone in few-shot tests"
+        fewshot["mean_dice"]["1"] = 0.614
+        (bundled / "models.json").write_text(json.dumps({"models": entries}))
 
         TrainingSet(tmp_path / "ts").add(phantom.frame(0), phantom.label[0])
         commands = {}
