@@ -13,7 +13,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -29,7 +28,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.web, pytest.mark.data]
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-dev-shm-usage"]
-NOTES_SHOT = Path("/work/notes/web-screenshot.png")
 
 
 def _missing_requirement() -> str | None:
@@ -303,7 +301,7 @@ def test_web_annotate_then_finetune_loop(app: App, tmp_path: Path, sunnybrook_di
         expect(page.locator("#metrics-table")).to_contain_text("LV EDV")
         expect(page.locator("#volume-curve polyline")).to_have_count(2)
         page.locator("#volume-curve").scroll_into_view_if_needed()
-        shot = _shot(page, tmp_path, "05-metrics")
+        _shot(page, tmp_path, "05-metrics")
 
         # downloads: the edited segmentation in the cine's geometry, and the CSV
         with page.expect_download() as info:
@@ -338,6 +336,4 @@ def test_web_annotate_then_finetune_loop(app: App, tmp_path: Path, sunnybrook_di
         _shot(page, tmp_path, "06-second-cine")
         assert app.proc.poll() is None
         browser.close()
-    with contextlib.suppress(OSError):
-        shutil.copyfile(shot, NOTES_SHOT)
     assert np.isfinite(label).all()
