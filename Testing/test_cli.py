@@ -145,6 +145,20 @@ def test_model_errors_exit_3(tmp_path, model, cine_file, capsys):
     assert "corrupted" in capsys.readouterr().err
 
 
+def test_failed_segment_leaves_no_folder_behind_but_keeps_an_existing_one(tmp_path, model, cine_file, capsys):
+    path, _ = cine_file
+    new = tmp_path / "new" / "out"
+    assert main(["segment", str(path), "--model", "no-such-model", "--out", str(new)]) == 3
+    assert not (tmp_path / "new").exists()
+    assert main(["segment", str(path), "--model", model, "--frames", "7", "--out", str(new)]) == 2
+    assert "out of range" in capsys.readouterr().err and not (tmp_path / "new").exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    assert main(["segment", str(path), "--model", "no-such-model", "--out", str(mine)]) == 3
+    assert (mine / "notes.txt").read_text() == "keep"
+
+
 def test_output_under_a_file_is_refused(tmp_path, model, cine_file, capsys):
     path, _ = cine_file
     blocker = tmp_path / "file"
@@ -177,8 +191,17 @@ def test_evaluate_pred_vs_gt(tmp_path, capsys):
     assert "LV" in out and "1.000" in out
 
 
-def test_models_lists_and_unknown_subcommand(capsys):
+def test_models_lists_and_unknown_subcommand(tmp_path, monkeypatch, capsys):
+    from CardiacSSLLib import registry
+
+    monkeypatch.setenv(registry.HOME_ENV, str(tmp_path / "home"))
+    tiny_checkpoint(registry.user_model_dir("my-finetuned-model-from-six-patients") / "model")
     assert main(["models"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert any("(default)" in row for row in rows)
+    for column in ("kind", "origin", "accuracy"):  # every row's column starts under its heading
+        start = header.index(column)
+        assert all(row[start - 2 : start] == "  " and row[start : start + 1] != " " for row in rows), (column, rows)
     assert main(["no-such-command"]) == 2
 
 

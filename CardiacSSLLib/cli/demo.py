@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from CardiacSSLLib.cli.common import add_progress_args, prepare_out_dir
+from CardiacSSLLib.cli.common import add_progress_args, output_folder
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("demo", help="segment the built-in phantom cine: no data needed")
-    p.add_argument("--model", default="default")
-    p.add_argument("--out", default="cardiacssl_demo")
-    p.add_argument("--frames", default="all")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--model", default="default", help="registry name (see `cardiacssl models`) or checkpoint path")
+    p.add_argument("--out", default="cardiacssl_demo", help="output folder")
+    p.add_argument("--frames", default="all", help="all | ed-es | comma list of frame indices")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs in --out")
     add_progress_args(p)
     p.set_defaults(run=run)
 
@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
     cine = make_phantom()
     args.input = "phantom"
     args.format, args.tta, args.no_cleanup, args.series = "nii.gz", False, False, None
-    out = prepare_out_dir(args.out, args.overwrite, ["segmentation.nii.gz", "metrics.csv", "overlay.png"])
-    summary = segment_to_folder(cine, args, out)
+    with output_folder(args.out, args.overwrite, ["segmentation.nii.gz", "metrics.csv", "overlay.png"]) as out:
+        summary = segment_to_folder(cine, args, out)
     print_summary(summary, args.json_progress)
     if not args.json_progress:
         truth = cine.meta

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from CardiacSSLLib.cli.common import add_progress_args, make_progress, parse_frames, prepare_out_dir
+from CardiacSSLLib.cli.common import add_progress_args, make_progress, output_folder, parse_frames
 from CardiacSSLLib.metrics.summary_rows import FRAME_KEYS, SUMMARY_ROWS
 from CardiacSSLLib.suffixes import readable_files_text
 
@@ -123,11 +123,9 @@ def run(args: argparse.Namespace) -> int:
 
     cine = load_cine(args.input, series=args.series)
     name = cine.name or Path(args.input).name.split(".")[0]
-    out = prepare_out_dir(
-        args.out or f"{name}_cardiacssl",
-        args.overwrite,
-        [f"segmentation.{args.format}", "metrics.csv", "metrics.json", "overlay.png"],
-    )
-    summary = segment_to_folder(cine, args, out)
+    parse_frames(args.frames, cine.n_frames)  # a bad frame list is refused before any folder is made
+    names = [f"segmentation.{args.format}", "metrics.csv", "metrics.json", "overlay.png"]
+    with output_folder(args.out or f"{name}_cardiacssl", args.overwrite, names) as out:
+        summary = segment_to_folder(cine, args, out)
     print_summary(summary, args.json_progress)
     return 0
