@@ -30,13 +30,14 @@ def shared_range(*series: Sequence[float]) -> tuple[float, float]:
 LEFT, BOTTOM = 34.0, 28.0  # room for the y tick labels, and the x tick labels + caption
 
 
-def ticks(lo: float, hi: float, n: int = 4) -> list[float]:
-    """Round tick values within [lo, hi] (matplotlib's MaxNLocator, as the PNG plots use)."""
+def ticks(lo: float, hi: float, n: int = 4, integer: bool = False) -> list[float]:
+    """Round tick values within [lo, hi] (matplotlib's MaxNLocator); whole numbers only when ``integer``."""
     from matplotlib.ticker import MaxNLocator
 
     if not hi > lo:
         return [lo]
-    return [float(t) for t in MaxNLocator(nbins=n).tick_values(lo, hi) if lo - 1e-9 <= t <= hi + 1e-9]
+    values = MaxNLocator(nbins=n, integer=integer).tick_values(lo, hi)
+    return [float(t) for t in values if lo - 1e-9 <= t <= hi + 1e-9]
 
 
 def _x_pos(x: float, x_range: tuple[float, float]) -> float:
@@ -49,10 +50,10 @@ def _y_pos(y: float, y_range: tuple[float, float]) -> float:
     return HEIGHT - PAD - (y - y0) * (HEIGHT - 2 * PAD) / (y1 - y0) if y1 > y0 else HEIGHT - PAD
 
 
-def _axes(x_range, y_range) -> str:
+def _axes(x_range, y_range, x_integer: bool) -> str:
     """Tick marks and labels of both axes (the plot box spans 0..WIDTH x 0..HEIGHT)."""
     parts = []
-    for x in ticks(*x_range):
+    for x in ticks(*x_range, integer=x_integer):
         px = _x_pos(x, x_range)
         parts.append(f'<line x1="{px:.1f}" y1="{HEIGHT:.0f}" x2="{px:.1f}" y2="{HEIGHT + 3:.0f}" stroke="#888"/>')
         parts.append(
@@ -109,7 +110,7 @@ def svg_plot(
         f'<svg viewBox="{-LEFT:.0f} 0 {WIDTH + LEFT + 4:.0f} {HEIGHT + BOTTOM:.0f}" width="100%" '
         'xmlns="http://www.w3.org/2000/svg">'
         f'<rect x="0" y="0" width="{WIDTH:.0f}" height="{HEIGHT:.0f}" fill="none" stroke="#666"/>'
-        + _axes(x_range, y_range)
+        + _axes(x_range, y_range, all(x == round(x) for x in xs_all))  # frame numbers: whole ticks
         + _marks(marks, x_range)
         + "".join(lines)
         + f'<text x="0" y="{HEIGHT + BOTTOM - 3:.0f}" font-size="10" fill="#bbb">{x_label}; {y_label} {legend}</text>'

@@ -82,6 +82,9 @@ def test_svg_plot_has_one_polyline_per_series_on_ticked_shared_axes_and_marks():
     marks = re.findall(r'class="mark" x1="([\d.]+)"', svg)
     assert [float(x) for x in marks] == pytest.approx([plots.PAD, plots.WIDTH / 2])  # ED at 0, ES mid-cycle
     assert ">ED<" in svg and ">ES<" in svg
+    frames = plots.svg_plot([("LV", [0, 1, 2, 3, 4, 5], [9, 7, 5, 6, 8, 9], "red")], "frame", "volume (ml)")
+    x_ticks = _tick_labels(frames, "x")  # frame numbers: no 1.5, 2.5 ticks
+    assert len(x_ticks) >= 3 and all(t == int(t) for t in x_ticks), x_ticks
     assert plots.svg_plot([("loss", [], [], "orange")], "step", "loss") == ""
     loss = plots.svg_plot([("loss", [1, 2], [0.9, 0.5], "o")], "step", "loss", from_zero=False)
     assert min(_tick_labels(loss, "y")) >= 0.5 and max(_tick_labels(loss, "y")) <= 0.9

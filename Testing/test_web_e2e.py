@@ -192,6 +192,16 @@ def test_web_annotate_then_finetune_loop(app: App, tmp_path: Path, sunnybrook_di
         page.click("#load-btn")
         s = app.wait("loading", lambda s: s["cine"] == "SCD0000101" and not s["busy"], 60)
         cine = load_cine(sunnybrook_dir / "dicoms" / "SCD0000101")
+        for selector in ("#frames-all", "#frames-edes", "#frames-current"):  # labels not cut off
+            assert page.eval_on_selector(
+                selector,
+                "e => { const c = e.querySelector('.v-btn__content'); return c.scrollWidth <= c.clientWidth "
+                "&& e.getBoundingClientRect().right <= document.documentElement.clientWidth; }",
+            ), selector
+        for selector in ("#model", "#ft-init"):  # model names wrap instead of being cut off
+            assert page.eval_on_selector(
+                f".v-field:has({selector}) .v-select__selection-text", "e => e.scrollWidth <= e.clientWidth"
+            ), selector
         assert s["n_frames"] == cine.n_frames == 20 and s["frame"] == 0
 
         # the frame slider browses the sequence
@@ -300,6 +310,9 @@ def test_web_annotate_then_finetune_loop(app: App, tmp_path: Path, sunnybrook_di
         expect(page.locator("#metrics-table tr").nth(8)).to_be_visible()  # at least 9 rows
         expect(page.locator("#metrics-table")).to_contain_text("LV EDV")
         expect(page.locator("#volume-curve polyline")).to_have_count(2)
+        expect(page.locator("#volume-curve .x-tick")).not_to_have_count(0)  # ticked axes, ED/ES marked
+        expect(page.locator("#volume-curve .y-tick")).not_to_have_count(0)
+        expect(page.locator("#volume-curve .mark")).to_have_count(2)
         page.locator("#volume-curve").scroll_into_view_if_needed()
         _shot(page, tmp_path, "05-metrics")
 
