@@ -159,6 +159,15 @@ def test_failed_segment_leaves_no_folder_behind_but_keeps_an_existing_one(tmp_pa
     assert (mine / "notes.txt").read_text() == "keep"
 
 
+def test_demo_explains_model_minus_truth(tmp_path, model, capsys):
+    args = ["--frames", "0,9", "--device", "cpu"]  # the default phantom's ED and ES frames: quicker than all 25
+    assert main(["demo", "--model", model, "--out", str(tmp_path / "demo"), *args]) == 0
+    out = capsys.readouterr().out
+    assert "phantom truth: LV EF" in out and "model - truth: LV EF" in out
+    assert "why: " in out  # a measured reason (border shifts), or that the model found no LV
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir())[:2] == ["metrics.csv", "metrics.json"]
+
+
 def test_output_under_a_file_is_refused(tmp_path, model, cine_file, capsys):
     path, _ = cine_file
     blocker = tmp_path / "file"

@@ -33,4 +33,28 @@ def run(args: argparse.Namespace) -> int:
             f"phantom truth: LV EF {truth['ef_percent']['LV']:.1f} %, RV EF {truth['ef_percent']['RV']:.1f} %, "
             f"LV mass {truth['lv_mass_ed_g']:.1f} g (ED frame {truth['ed_frame']}, ES frame {truth['es_frame']})"
         )
+        if {truth["ed_frame"], truth["es_frame"]} <= set(summary["frames"]):
+            for line in _agreement_lines(cine, out, summary["frames"], args.model):
+                print(line)
     return 0
+
+
+def _agreement_lines(cine, out, frames: list[int], model: str) -> list[str]:
+    """Why the model's numbers differ from the phantom's truth (measured), and its accuracy on real cines."""
+    import numpy as np
+
+    from CardiacSSLLib.cli.segment import frame_subset
+    from CardiacSSLLib.errors import ModelError
+    from CardiacSSLLib.io import load_label
+    from CardiacSSLLib.phantom_agreement import compare_to_truth, explain
+    from CardiacSSLLib.registry import resolve
+
+    written = cine if len(frames) == cine.n_frames else frame_subset(cine, frames)
+    label = np.zeros(cine.image.shape, dtype=np.uint8)
+    label[frames] = load_label(out / "segmentation.nii.gz", written).reshape((len(frames), *cine.frame_shape))
+    try:
+        entry = resolve(model)
+        name, summary = entry.name, entry.summary
+    except ModelError:  # a checkpoint path outside the registry
+        name, summary = model, None
+    return explain(compare_to_truth(label, cine), name, summary)

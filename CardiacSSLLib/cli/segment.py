@@ -59,7 +59,7 @@ def segment_to_folder(cine, args, out: Path) -> dict:
     summary: dict = {"input": str(args.input), "frames": out_frames, "model": args.model}
     summary["metrics"] = result.to_dict() if result is not None else "not computed: pixel spacing unknown"
     seg_label = full[out_frames] if len(out_frames) < cine.n_frames else full
-    seg_cine = cine if len(out_frames) == cine.n_frames else _subset(cine, out_frames)
+    seg_cine = cine if len(out_frames) == cine.n_frames else frame_subset(cine, out_frames)
     if args.format == "seg.nrrd" and len(out_frames) > 1:
         # a Slicer .seg.nrrd holds one 3D segmentation: one file per frame
         paths = [
@@ -84,7 +84,7 @@ def segment_to_folder(cine, args, out: Path) -> dict:
     return summary
 
 
-def _subset(cine, frames):
+def frame_subset(cine, frames):
     from dataclasses import replace
 
     return replace(
