@@ -214,6 +214,19 @@ def test_models_lists_and_unknown_subcommand(tmp_path, monkeypatch, capsys):
     assert main(["no-such-command"]) == 2
 
 
+def test_every_option_of_every_command_says_what_it_does():
+    import argparse
+
+    from CardiacSSLLib.cli.main import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    silent = {
+        name: [a.option_strings[0] for a in parser._actions if a.option_strings and not a.help]
+        for name, parser in sub.choices.items()
+    }
+    assert {name: opts for name, opts in silent.items() if opts} == {}
+
+
 def test_console_script_runs_as_module(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "CardiacSSLLib.cli", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and "cardiacssl" in proc.stdout

@@ -9,7 +9,7 @@ import json
 def add_parser(sub) -> None:
     p = sub.add_parser("models", help="list models (bundled and your own) or show one model's card")
     p.add_argument("name", nargs="?", help="show this model's card")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run)
 
 
