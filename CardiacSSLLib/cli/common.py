@@ -45,9 +45,9 @@ def prepare_out_dir(path: str | Path, overwrite: bool, names: list[str]) -> Path
 @contextlib.contextmanager
 def output_folder(path: str | Path, overwrite: bool, names: list[str]) -> Iterator[Path]:
     """``prepare_out_dir``, and when the body fails, remove the folders this run created (never older ones)."""
-    out = Path(path).absolute()
-    first_new = next((p for p in (*reversed(out.parents), out) if not p.exists()), None)
-    folder = prepare_out_dir(out, overwrite, names)
+    absolute = Path(path).absolute()
+    first_new = next((p for p in (*reversed(absolute.parents), absolute) if not p.exists()), None)
+    folder = prepare_out_dir(path, overwrite, names)
     try:
         yield folder
     except BaseException:
