@@ -98,7 +98,9 @@ def save_overlay_png(
     ``cine.label`` (and with no label at all the montage is the image alone).
     ``frame`` None picks the frame with the largest LV (ED), or 0 without labels;
     ``slices`` None picks the mid-ventricular third of the slices holding LV, ``"all"``
-    every slice. Returns the written path.
+    every slice. Tiles are turned as ``display_axes`` says (radiological, as the web view),
+    each labelled with its frame, slice and patient directions; a legend strip under the
+    montage names the label colours (when a label is drawn). Returns the written path.
     """
     prepare_output(path, overwrite)
     if zoom < 1:
