@@ -35,8 +35,10 @@ from CardiacSSLLib.labels import LV, MYO, NAMES, RV
 from CardiacSSLLib.metrics.clinical import MYO_DENSITY_G_PER_ML
 from CardiacSSLLib.phantom_scanner import acquire
 
-# Sunnybrook SCD0000101 ImageOrientationPatient (row, column cosines): an oblique SAX plane.
-SAX_ORIENTATION = ((-0.104592, 0.346381, -0.932245), (-0.733192, -0.660188, -0.163037))
+# Stack axis (apex -> base, LPS) of Sunnybrook SCD0000101, an oblique SAX stack. The image x
+# axis is the patient's left projected into that plane, so the RV (drawn at the image's left,
+# as in ACDC arrays) lies right-anterior of the LV, as in a patient.
+SAX_NORMAL = (-0.6706, 0.6629, 0.3329)
 _REFERENCE_FOV_MM = 260.0
 _ES_PHASE = 0.375
 
@@ -79,12 +81,11 @@ def contraction(phase: np.ndarray | float, es_phase: float = _ES_PHASE) -> np.nd
 
 def sax_direction() -> tuple[float, ...]:
     """Orthonormal, right-handed direction matrix (row-major, columns = x, y, z axes)."""
-    row = np.asarray(SAX_ORIENTATION[0], dtype=float)
-    col = np.asarray(SAX_ORIENTATION[1], dtype=float)
+    normal = np.asarray(SAX_NORMAL, dtype=float)
+    normal /= np.linalg.norm(normal)
+    row = np.array([1.0, 0.0, 0.0]) - normal[0] * normal  # the patient's left, in the plane
     row /= np.linalg.norm(row)
-    col -= row * (row @ col)
-    col /= np.linalg.norm(col)
-    normal = np.cross(row, col)
+    col = np.cross(normal, row)
     return tuple(float(v) for v in np.stack([row, col, normal], axis=1).ravel())
 
 

@@ -72,12 +72,14 @@ class CinePanel:
             )
 
     def show_volume(self, volume_node) -> None:
-        """Show the cine in its own short-axis plane (slice normal = the stack axis), centred and fitted."""
+        """Show the cine in its own short-axis plane, centred and fitted, as overlay.png shows it
+        (``display_axes``: radiological, the RV on the viewer's left)."""
+        from CardiacSSLLib.display_axes import ras_view_vectors
         from CardiacSSLWorkflow import mrml_convert
 
         cine = self.session.cine
         m = mrml_convert.ijk_to_ras(cine.geometry)
-        normal, across = (m[:3, 2] / np.linalg.norm(m[:3, 2])), (m[:3, 0] / np.linalg.norm(m[:3, 0]))
+        normal, across, _ = ras_view_vectors(cine.geometry.direction)
         centre = m[:3, :3] @ ((np.array(cine.frame_shape[::-1], dtype=float) - 1) / 2) + m[:3, 3]
         for view in self.slicer_app.view_manager.get_slice_views():
             view.set_background_volume_id(volume_node.GetID())

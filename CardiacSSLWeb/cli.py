@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--data", type=Path, help="folder whose cines (DICOM folders, NIfTI/NRRD files) are listed")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--port", type=int, default=8080, help="port to serve on")
     p.add_argument(
         "--allow-remote",
         action="store_true",

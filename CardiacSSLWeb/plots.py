@@ -27,10 +27,71 @@ def shared_range(*series: Sequence[float]) -> tuple[float, float]:
     return (min(0.0, min(values)), max(values))
 
 
+LEFT, BOTTOM = 34.0, 28.0  # room for the y tick labels, and the x tick labels + caption
+
+
+def ticks(lo: float, hi: float, n: int = 4, integer: bool = False) -> list[float]:
+    """Round tick values within [lo, hi] (matplotlib's MaxNLocator); whole numbers only when ``integer``."""
+    from matplotlib.ticker import MaxNLocator
+
+    if not hi > lo:
+        return [lo]
+    values = MaxNLocator(nbins=n, integer=integer).tick_values(lo, hi)
+    return [float(t) for t in values if lo - 1e-9 <= t <= hi + 1e-9]
+
+
+def _x_pos(x: float, x_range: tuple[float, float]) -> float:
+    x0, x1 = x_range
+    return PAD + (x - x0) * (WIDTH - 2 * PAD) / (x1 - x0) if x1 > x0 else PAD
+
+
+def _y_pos(y: float, y_range: tuple[float, float]) -> float:
+    y0, y1 = y_range
+    return HEIGHT - PAD - (y - y0) * (HEIGHT - 2 * PAD) / (y1 - y0) if y1 > y0 else HEIGHT - PAD
+
+
+def _axes(x_range, y_range, x_integer: bool) -> str:
+    """Tick marks and labels of both axes (the plot box spans 0..WIDTH x 0..HEIGHT)."""
+    parts = []
+    for x in ticks(*x_range, integer=x_integer):
+        px = _x_pos(x, x_range)
+        parts.append(f'<line x1="{px:.1f}" y1="{HEIGHT:.0f}" x2="{px:.1f}" y2="{HEIGHT + 3:.0f}" stroke="#888"/>')
+        parts.append(
+            f'<text class="x-tick" x="{px:.1f}" y="{HEIGHT + 12:.0f}" font-size="9" fill="#bbb" '
+            f'text-anchor="middle">{x:g}</text>'
+        )
+    for y in ticks(*y_range):
+        py = _y_pos(y, y_range)
+        parts.append(f'<line x1="-3" y1="{py:.1f}" x2="0" y2="{py:.1f}" stroke="#888"/>')
+        parts.append(
+            f'<text class="y-tick" x="-5" y="{py + 3:.1f}" font-size="9" fill="#bbb" text-anchor="end">{y:g}</text>'
+        )
+    return "".join(parts)
+
+
+def _marks(marks: Sequence[tuple[str, float]], x_range) -> str:
+    """Dashed vertical lines with their names on top (e.g. ED and ES)."""
+    parts = []
+    for name, x in marks:
+        if not math.isfinite(float(x)):
+            continue
+        px = _x_pos(float(x), x_range)
+        parts.append(
+            f'<line class="mark" x1="{px:.1f}" y1="0" x2="{px:.1f}" y2="{HEIGHT:.0f}" stroke="#ddd" '
+            f'stroke-dasharray="3,3"/><text x="{px + 2:.1f}" y="10" font-size="9" fill="#ddd">{name}</text>'
+        )
+    return "".join(parts)
+
+
 def svg_plot(
-    series: list[tuple[str, Sequence[float], Sequence[float], str]], x_label: str, y_label: str, from_zero: bool = True
+    series: list[tuple[str, Sequence[float], Sequence[float], str]],
+    x_label: str,
+    y_label: str,
+    from_zero: bool = True,
+    marks: Sequence[tuple[str, float]] = (),
 ) -> str:
-    """A small line chart: ``series`` = [(name, xs, ys, css colour)] sharing their axes (y from 0 by default)."""
+    """A small line chart with ticked axes: ``series`` = [(name, xs, ys, css colour)] sharing their axes
+    (y from 0 by default); ``marks`` = [(name, x)] drawn as labelled vertical lines."""
     series = [s for s in series if len(s[1])]
     if not series:
         return ""
@@ -46,9 +107,12 @@ def svg_plot(
     ]
     legend = " ".join(f'<tspan fill="{color}">{name}</tspan>' for name, _, _, color in series)
     return (
-        f'<svg viewBox="0 0 {WIDTH:.0f} {HEIGHT + 16:.0f}" width="100%" xmlns="http://www.w3.org/2000/svg">'
+        f'<svg viewBox="{-LEFT:.0f} 0 {WIDTH + LEFT + 4:.0f} {HEIGHT + BOTTOM:.0f}" width="100%" '
+        'xmlns="http://www.w3.org/2000/svg">'
         f'<rect x="0" y="0" width="{WIDTH:.0f}" height="{HEIGHT:.0f}" fill="none" stroke="#666"/>'
+        + _axes(x_range, y_range, all(x == round(x) for x in xs_all))  # frame numbers: whole ticks
+        + _marks(marks, x_range)
         + "".join(lines)
-        + f'<text x="4" y="{HEIGHT + 12:.0f}" font-size="10" fill="#bbb">{x_label} / {y_label} '
-        f"{y_range[0]:.3g}-{y_range[1]:.3g} {legend}</text></svg>"
+        + f'<text x="0" y="{HEIGHT + BOTTOM - 3:.0f}" font-size="10" fill="#bbb">{x_label}; {y_label} {legend}</text>'
+        "</svg>"
     )

@@ -52,6 +52,8 @@ class ResultsPanel:
             self.state.c_curve_svg = ""
             if len(metrics.frames) > 1:
                 x_label = "time (ms)" if self.session.cine.trigger_times_ms is not None else "frame"
+                phases = (("ED", metrics.result.ed_frame), ("ES", metrics.result.es_frame))
+                marks = [(name, float(metrics.times_ms[i])) for name, i in phases if i is not None]
                 self.state.c_curve_svg = plots.svg_plot(
                     [
                         ("LV", metrics.times_ms, metrics.volumes_ml["LV"], "#ef5350"),
@@ -59,6 +61,7 @@ class ResultsPanel:
                     ],
                     x_label,
                     "volume (ml)",
+                    marks=marks,
                 )
             self.page.message(f"metrics of {len(metrics.frames)} segmented frame(s)", "success")
 

@@ -6,7 +6,7 @@ Only layout here; every callback is a method of one of the app's panels. Element
 
 from __future__ import annotations
 
-from trame.widgets import html
+from trame.widgets import client, html
 from trame.widgets import vuetify3 as v3
 from trame_slicer.app.ui import (
     ControlButton,
@@ -19,6 +19,13 @@ from trame_slicer.app.ui import (
 from CardiacSSLLib.segment_frames import FRAMES_ALL, FRAMES_CURRENT, FRAMES_EDES
 from CardiacSSLWeb.editor_panel import EDITOR_TOOL
 from CardiacSSLWeb.state import SEGMENTS, TOOLS
+
+# Long model names and start points wrap instead of being cut off (in the fields and their menus).
+_WRAP_CSS = (
+    ".v-select .v-select__selection-text { white-space: normal !important; overflow: visible !important; }"
+    " .v-select .v-select__selection { max-width: 100%; }"
+    " .v-overlay .v-list-item-title { white-space: normal !important; }"
+)
 
 
 def _section(title: str) -> None:
@@ -76,6 +83,7 @@ def build_page(server, layout_manager, app) -> ViewerLayout:
         with layout.content:
             layout_manager.initialize_layout_grid(layout)
         with layout, v3.VNavigationDrawer(location="right", permanent=True, width=420), html.Div(classes="pa-3"):
+            client.Style(_WRAP_CSS)
             _panel(app)
             _card_dialog()
     return layout
@@ -148,12 +156,15 @@ def _segment_section(app) -> None:
             v_model=("c_model",), items=("c_models",), label="Model", density="compact", hide_details=True, id="model"
         )
         _card_button(app.cards.on_model_card, "c_busy || !c_model", "model-card-btn")
-    with html.Div(classes="d-flex align-center"):
-        with v3.VBtnToggle(v_model=("c_frames_mode",), mandatory=True, density="compact", divided=True):
-            v3.VBtn("all frames", value=FRAMES_ALL, id="frames-all")
-            v3.VBtn("ED + ES", value=FRAMES_EDES, id="frames-edes")
-            v3.VBtn("this frame", value=FRAMES_CURRENT, id="frames-current")
-        v3.VCheckbox(v_model=("c_replace",), label="replace", density="compact", hide_details=True, id="replace")
+    with v3.VBtnToggle(  # its own full-width row, so no label is cut off
+        v_model=("c_frames_mode",), mandatory=True, density="compact", divided=True, classes="d-flex mt-1"
+    ):
+        v3.VBtn("all frames", value=FRAMES_ALL, classes="flex-grow-1", id="frames-all")
+        v3.VBtn("ED + ES", value=FRAMES_EDES, classes="flex-grow-1", id="frames-edes")
+        v3.VBtn("this frame", value=FRAMES_CURRENT, classes="flex-grow-1", id="frames-current")
+    v3.VCheckbox(
+        v_model=("c_replace",), label="replace earlier results", density="compact", hide_details=True, id="replace"
+    )
     v3.VBtn("Segment", click=app.segment.on_segment, disabled=("c_busy || !c_loaded",), block=True, id="segment-btn")
 
 

@@ -145,6 +145,29 @@ def test_model_errors_exit_3(tmp_path, model, cine_file, capsys):
     assert "corrupted" in capsys.readouterr().err
 
 
+def test_failed_segment_leaves_no_folder_behind_but_keeps_an_existing_one(tmp_path, model, cine_file, capsys):
+    path, _ = cine_file
+    new = tmp_path / "new" / "out"
+    assert main(["segment", str(path), "--model", "no-such-model", "--out", str(new)]) == 3
+    assert not (tmp_path / "new").exists()
+    assert main(["segment", str(path), "--model", model, "--frames", "7", "--out", str(new)]) == 2
+    assert "out of range" in capsys.readouterr().err and not (tmp_path / "new").exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    assert main(["segment", str(path), "--model", "no-such-model", "--out", str(mine)]) == 3
+    assert (mine / "notes.txt").read_text() == "keep"
+
+
+def test_demo_explains_model_minus_truth(tmp_path, model, capsys):
+    args = ["--frames", "0,9", "--device", "cpu"]  # the default phantom's ED and ES frames: quicker than all 25
+    assert main(["demo", "--model", model, "--out", str(tmp_path / "demo"), *args]) == 0
+    out = capsys.readouterr().out
+    assert "phantom truth: LV EF" in out and "model - truth: LV EF" in out
+    assert "why: " in out  # a measured reason (border shifts), or that the model found no LV
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir())[:2] == ["metrics.csv", "metrics.json"]
+
+
 def test_output_under_a_file_is_refused(tmp_path, model, cine_file, capsys):
     path, _ = cine_file
     blocker = tmp_path / "file"
@@ -177,9 +200,31 @@ def test_evaluate_pred_vs_gt(tmp_path, capsys):
     assert "LV" in out and "1.000" in out
 
 
-def test_models_lists_and_unknown_subcommand(capsys):
+def test_models_lists_and_unknown_subcommand(tmp_path, monkeypatch, capsys):
+    from CardiacSSLLib import registry
+
+    monkeypatch.setenv(registry.HOME_ENV, str(tmp_path / "home"))
+    tiny_checkpoint(registry.user_model_dir("my-finetuned-model-from-six-patients") / "model")
     assert main(["models"]) == 0
+    header, *rows = capsys.readouterr().out.splitlines()
+    assert any("(default)" in row for row in rows)
+    for column in ("kind", "origin", "accuracy"):  # every row's column starts under its heading
+        start = header.index(column)
+        assert all(row[start - 2 : start] == "  " and row[start : start + 1] != " " for row in rows), (column, rows)
     assert main(["no-such-command"]) == 2
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    import argparse
+
+    from CardiacSSLLib.cli.main import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    silent = {
+        name: [a.option_strings[0] for a in parser._actions if a.option_strings and not a.help]
+        for name, parser in sub.choices.items()
+    }
+    assert {name: opts for name, opts in silent.items() if opts} == {}
 
 
 def test_console_script_runs_as_module(tmp_path):

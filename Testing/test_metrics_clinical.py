@@ -120,6 +120,13 @@ def test_csv_and_json_written_parseable_and_protected(tmp_path):
     assert int(summary[("ESV", "LV")]["frame"]) == 1
     assert math.isnan(float(summary[("EF", "RV")]["value"]))
 
+    thirds = clinical_metrics(_label([30, 20], [7, 7], [0, 0]), GEO).to_csv(tmp_path / "thirds.csv")
+    with open(thirds, newline="") as fh:
+        cells = {(r["quantity"], r["structure"]): r["value"] for r in csv.DictReader(fh) if r["section"] == "summary"}
+    assert cells[("EF", "LV")] == "33.3333"  # 4 decimals, not 33.33333333333333
+    assert cells[("mass_ED", "MYO")] == "0.147"  # 7 * 0.02 ml * 1.05 g/ml, not 0.14700000000000002
+    thirds.unlink()
+
     json_path = res.to_json(tmp_path / "clinical.json")
     data = json.loads(json_path.read_text())
     assert data["summary"]["lv_ef_percent"] == pytest.approx(60.0)

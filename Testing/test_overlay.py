@@ -8,7 +8,7 @@ from PIL import Image
 
 from CardiacSSLLib.errors import InputError, OutputExistsError
 from CardiacSSLLib.labels import COLORS, LV, MYO, RV
-from CardiacSSLLib.overlay import save_overlay_png
+from CardiacSSLLib.overlay import LEGEND_HEIGHT, save_overlay_png
 from CardiacSSLLib.phantom import make_phantom
 
 GAP = 2
@@ -38,16 +38,19 @@ def test_mid_ventricular_montage_with_colours(cine, tmp_path):
     expected_tiles = int(np.ceil(2 * n / 3)) - int(np.floor(n / 3))
     cols = int(np.ceil(np.sqrt(expected_tiles)))
     rows = int(np.ceil(expected_tiles / cols))
-    assert rgb.shape == (rows * (64 + GAP) - GAP, cols * (64 + GAP) - GAP, 3)
-    for value in (LV, MYO, RV):  # solid outlines in the exact label colours
-        assert _count(rgb, COLORS[value]) > 10
+    assert rgb.shape == (rows * (64 + GAP) - GAP + LEGEND_HEIGHT, cols * (64 + GAP) - GAP, 3)
+    montage, legend = rgb[:-LEGEND_HEIGHT], rgb[-LEGEND_HEIGHT:]
+    for value in (LV, MYO, RV):  # solid outlines in the exact label colours, and a legend swatch of each
+        assert _count(montage, COLORS[value]) > 10
+        assert _count(legend, COLORS[value]) >= 100
+    assert (montage[:12, :40] > 120).all(axis=-1).sum() > 10  # the frame/slice text in the first tile's corner
     # blended interior: LV pixels lean red, not grey
     assert ((rgb[..., 0] - rgb[..., 2]) > 40).sum() > 20
 
 
 def test_all_slices_chosen_frame_zoom_and_no_label(cine, tmp_path):
     rgb = _load(save_overlay_png(cine, None, tmp_path / "all.png", frame=-1, slices="all", zoom=2))
-    assert rgb.shape == (2 * (3 * (64 + GAP) - GAP), 2 * (3 * (64 + GAP) - GAP), 3)  # 9 slices: 3 x 3
+    assert rgb.shape == (2 * (3 * (64 + GAP) - GAP) + LEGEND_HEIGHT, 2 * (3 * (64 + GAP) - GAP), 3)  # 3 x 3
     bare = make_phantom(n_frames=1, n_slices=3, size=48)
     bare.label = None
     gray = _load(save_overlay_png(bare, None, tmp_path / "gray.png", slices=[1]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -67,8 +68,23 @@ def test_polyline_skips_non_finite_points_and_flat_series():
     assert all(p.endswith(f",{plots.HEIGHT - plots.PAD:.1f}") for p in flat.split())
 
 
-def test_svg_plot_has_one_polyline_per_series_on_shared_axes():
-    svg = plots.svg_plot([("LV", [0, 1, 2], [100, 50, 100], "red"), ("RV", [0, 1, 2], [80, 40, 80], "blue")], "t", "ml")
-    assert svg.count("<polyline") == 2 and "LV" in svg and "RV" in svg and "0-100" in svg
+def _tick_labels(svg: str, axis: str) -> list[float]:
+    return [float(t) for t in re.findall(rf'class="{axis}-tick"[^>]*>([^<]+)<', svg)]
+
+
+def test_svg_plot_has_one_polyline_per_series_on_ticked_shared_axes_and_marks():
+    lv, rv = ("LV", [0, 360, 720], [100, 50, 100], "red"), ("RV", [0, 360, 720], [80, 40, 80], "blue")
+    svg = plots.svg_plot([lv, rv], "time (ms)", "volume (ml)", marks=[("ED", 0.0), ("ES", 360.0)])
+    assert svg.count("<polyline") == 2 and "LV" in svg and "RV" in svg
+    x_ticks, y_ticks = _tick_labels(svg, "x"), _tick_labels(svg, "y")
+    assert x_ticks[0] == 0 and x_ticks[-1] <= 720 and len(x_ticks) >= 3
+    assert y_ticks[0] == 0 and y_ticks[-1] == 100 and len(y_ticks) >= 3  # y from 0 to the largest volume
+    marks = re.findall(r'class="mark" x1="([\d.]+)"', svg)
+    assert [float(x) for x in marks] == pytest.approx([plots.PAD, plots.WIDTH / 2])  # ED at 0, ES mid-cycle
+    assert ">ED<" in svg and ">ES<" in svg
+    frames = plots.svg_plot([("LV", [0, 1, 2, 3, 4, 5], [9, 7, 5, 6, 8, 9], "red")], "frame", "volume (ml)")
+    x_ticks = _tick_labels(frames, "x")  # frame numbers: no 1.5, 2.5 ticks
+    assert len(x_ticks) >= 3 and all(t == int(t) for t in x_ticks), x_ticks
     assert plots.svg_plot([("loss", [], [], "orange")], "step", "loss") == ""
-    assert "0.5-0.9" in plots.svg_plot([("loss", [1, 2], [0.9, 0.5], "o")], "step", "loss", from_zero=False)
+    loss = plots.svg_plot([("loss", [1, 2], [0.9, 0.5], "o")], "step", "loss", from_zero=False)
+    assert min(_tick_labels(loss, "y")) >= 0.5 and max(_tick_labels(loss, "y")) <= 0.9

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from CardiacSSLLib.errors import InputError, OutputExistsError
@@ -37,6 +40,20 @@ def prepare_out_dir(path: str | Path, overwrite: bool, names: list[str]) -> Path
     from CardiacSSLLib.metrics.output import ensure_writable_dir
 
     return ensure_writable_dir(out)
+
+
+@contextlib.contextmanager
+def output_folder(path: str | Path, overwrite: bool, names: list[str]) -> Iterator[Path]:
+    """``prepare_out_dir``, and when the body fails, remove the folders this run created (never older ones)."""
+    absolute = Path(path).absolute()
+    first_new = next((p for p in (*reversed(absolute.parents), absolute) if not p.exists()), None)
+    folder = prepare_out_dir(path, overwrite, names)
+    try:
+        yield folder
+    except BaseException:
+        if first_new is not None:
+            shutil.rmtree(first_new, ignore_errors=True)
+        raise
 
 
 def setup_logging(verbose: bool) -> None:

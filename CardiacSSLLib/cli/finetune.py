@@ -23,10 +23,10 @@ def add_parser(sub) -> None:
     p.add_argument("--acdc-val", default="val", help="'val', 'none' or comma list of patientNNN_frameNN volumes")
     p.add_argument("--name", help="register the result as a user model with this name (see `cardiacssl models`)")
     p.add_argument("--out", help="output folder (default: the user model folder of --name)")
-    p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--patch-size", type=int, default=160)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--steps", type=int, default=1000, help="training steps (batches)")
+    p.add_argument("--batch-size", type=int, default=8, help="slices per batch")
+    p.add_argument("--patch-size", type=int, default=160, help="square training crop, pixels")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
     p.add_argument("--features", default="16,32,64,128,256", help="U-Net widths (scratch only)")
     p.add_argument(
         "--pretrained-lr-scale",
@@ -46,8 +46,8 @@ def add_parser(sub) -> None:
         default=1.5,
         help="in-plane mm/pixel the network trains and infers at (0: native pixels, for data without spacing)",
     )
-    p.add_argument("--val-every", type=int, default=200)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--val-every", type=int, default=200, help="validate every N steps (keeps the best)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same model)")
     p.add_argument("--linear-probe", action="store_true", help="train only the output layer on a frozen --init")
     p.add_argument(
         "--semi",
@@ -61,7 +61,7 @@ def add_parser(sub) -> None:
         help="unlabelled frames for --semi (repeat; as `pretrain --data`; default: acdc:<--acdc>:train)",
     )
     p.add_argument("--resume", action="store_true", help="continue a cancelled run in --out")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace the model already in --out (or of --name)")
     add_progress_args(p)
     p.set_defaults(run=run)
 

@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
     p.add_argument("--convention", default="canonical", help="label convention: canonical, acdc, mnms")
     p.add_argument("--trigger-times", help="comma-separated frame times in ms (optional)")
     p.add_argument("--out", help="folder for metrics.csv, metrics.json and volume_curve.png")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs in --out")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=run)
 

@@ -9,7 +9,7 @@ import json
 def add_parser(sub) -> None:
     p = sub.add_parser("models", help="list models (bundled and your own) or show one model's card")
     p.add_argument("name", nargs="?", help="show this model's card")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=run)
 
 
@@ -42,16 +42,20 @@ def run(args: argparse.Namespace) -> int:
         print("no models installed")
         return 0
     default = default_model_name()
-    print(f"{'name':<28} {'kind':<13} {'origin':<8} accuracy")
-    for e in entries:
+    names = [e.name + (" (default)" if e.name == default else "") for e in entries]
+    wn, wk, wo = (
+        max(len(h), *map(len, col))
+        for h, col in (("name", names), ("kind", [e.kind for e in entries]), ("origin", [e.origin for e in entries]))
+    )
+    print(f"{'name':<{wn}}  {'kind':<{wk}}  {'origin':<{wo}}  accuracy")
+    for e, name in zip(entries, names, strict=True):
         acc = e.summary.get("dice") or e.summary.get("validation") or {}
         acc_s = (
             ", ".join(f"{k} {v:.3f}" for k, v in acc.items() if isinstance(v, float)) if isinstance(acc, dict) else acc
         )
         if not acc_s and "fewshot" in e.summary:
             acc_s = _fewshot_summary(e.summary["fewshot"])
-        mark = " (default)" if e.name == default else ""
-        print(f"{e.name + mark:<28} {e.kind:<13} {e.origin:<8} {acc_s}")
+        print(f"{name:<{wn}}  {e.kind:<{wk}}  {e.origin:<{wo}}  {acc_s}")
     return 0
 
 

@@ -47,12 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--features", default="16,32,64,128,256", help="U-Net widths (must match fine-tuning)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="method hyperparameter")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--no-amp", action="store_true", help="disable bf16 autocast on CUDA")
     p.add_argument("--checkpoint-every", type=int, default=500, help="steps between resumable checkpoints")
-    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--log-every", type=int, default=10, help="report the loss every N steps")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace the backbone already in --out")
     p.add_argument(
         "--health-probe",
         help="ACDC root (SSL4MIS layout) for the health checks' frozen-feature probe (default: an acdc: --data root)",

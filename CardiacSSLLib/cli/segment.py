@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from CardiacSSLLib.cli.common import add_progress_args, make_progress, parse_frames, prepare_out_dir
+from CardiacSSLLib.cli.common import add_progress_args, make_progress, output_folder, parse_frames
 from CardiacSSLLib.metrics.summary_rows import FRAME_KEYS, SUMMARY_ROWS
 from CardiacSSLLib.suffixes import readable_files_text
 
@@ -67,7 +67,7 @@ def segment_to_folder(cine, args, out: Path) -> dict:
     summary: dict = {"input": str(args.input), "frames": out_frames, "model": args.model}
     summary["metrics"] = result.to_dict() if result is not None else "not computed: pixel spacing unknown"
     seg_label = full[out_frames] if len(out_frames) < cine.n_frames else full
-    seg_cine = cine if len(out_frames) == cine.n_frames else _subset(cine, out_frames)
+    seg_cine = cine if len(out_frames) == cine.n_frames else frame_subset(cine, out_frames)
     with timed(timings, "write"):
         summary["segmentation"] = _write(seg_label, seg_cine, out_frames, args, out)
     with timed(timings, "plots"):
@@ -109,7 +109,7 @@ def _plots(cine, full, result, run_frames, out_frames, args, out: Path) -> dict:
     return summary
 
 
-def _subset(cine, frames):
+def frame_subset(cine, frames):
     from dataclasses import replace
 
     return replace(
@@ -151,11 +151,9 @@ def run(args: argparse.Namespace) -> int:
     with timed(args.timings, "read"):
         cine = load_cine(args.input, series=args.series, allow_single_frame=True)  # a lone 3D volume: one frame
     name = cine.name or Path(args.input).name.split(".")[0]
-    out = prepare_out_dir(
-        args.out or f"{name}_cardiacssl",
-        args.overwrite,
-        [f"segmentation.{args.format}", "metrics.csv", "metrics.json", "overlay.png"],
-    )
-    summary = segment_to_folder(cine, args, out)
+    parse_frames(args.frames, cine.n_frames)  # a bad frame list is refused before any folder is made
+    names = [f"segmentation.{args.format}", "metrics.csv", "metrics.json", "overlay.png"]
+    with output_folder(args.out or f"{name}_cardiacssl", args.overwrite, names) as out:
+        summary = segment_to_folder(cine, args, out)
     print_summary(summary, args.json_progress)
     return 0

@@ -30,7 +30,7 @@ import numpy as np
 from CardiacSSLLib.cine import Geometry
 from CardiacSSLLib.errors import InputError
 from CardiacSSLLib.labels import LV, MYO, RV
-from CardiacSSLLib.metrics.output import write_atomic
+from CardiacSSLLib.metrics.output import csv_cell, write_atomic
 
 MYO_DENSITY_G_PER_ML = 1.05
 CSV_COLUMNS = ("section", "quantity", "structure", "frame", "time_ms", "value", "unit")
@@ -123,7 +123,7 @@ class ClinicalResult:
         writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
         for row in self.csv_rows():
-            writer.writerow({k: "" if row[k] is None else row[k] for k in CSV_COLUMNS})
+            writer.writerow({k: csv_cell(row[k]) for k in CSV_COLUMNS})
         return write_atomic(path, buf.getvalue(), overwrite)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import tempfile
 from pathlib import Path
@@ -22,6 +24,15 @@ def prepare_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
     except OSError as exc:
         raise InputError(f"cannot create the folder of {out}: {exc}") from exc
     return out
+
+
+def csv_cell(value, decimals: int = 4):
+    """A CSV cell: floats rounded to ``decimals`` (no 15-digit float noise), ``nan`` kept, None empty."""
+    if value is None:
+        return ""
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):  # numpy floats too
+        return "nan" if math.isnan(value) else repr(round(float(value), decimals))
+    return value
 
 
 def write_atomic(path: str | os.PathLike, data: bytes | str, overwrite: bool = False) -> Path:
