@@ -50,6 +50,16 @@ def test_backbone_starts_fine_tuning_and_states_few_shot_accuracy(entry):
     assert "## Few-shot accuracy" in card and f"{fewshot['mean_dice']['1']:.3f}" in card
 
 
+@pytest.mark.parametrize("entry", ENTRIES, ids=[m["name"] for m in ENTRIES])
+def test_no_backbone_is_bundled_that_fails_its_health_checks(entry):
+    # a backbone that did not train, or whose features are no better than random, is not shipped
+    config = json.loads((bundled_dir() / entry["config"]).read_text())
+    if entry["kind"] == "backbone":
+        assert config["health"]["passed"], config["health"]["failures"]
+    else:
+        assert config["kind"] == "segmentation"
+
+
 def test_each_fine_tuned_model_names_a_bundled_backbone():
     names = {m["name"] for m in BACKBONES}
     inits = [m["summary"]["init"] for m in ENTRIES if "init" in m["summary"]]

@@ -9,7 +9,7 @@ per structure. Prints, per n and start, the mean Dice and the paired gain over s
 Runs are deterministic (same command, same numbers) and reused from ``--out``, so an
 interrupted benchmark continues. Prints numbers; not a test.
 
-    python benchmarks/fewshot_paired.py --init unet16-mim-backbone,semi:mean_teacher \\
+    python benchmarks/fewshot_paired.py --init runs/mim/backbone.safetensors,semi:mean_teacher \\
         --shots 1,2,5 --draws 3 --steps 500 --out runs/fewshot-paired [--split val]
 """
 
