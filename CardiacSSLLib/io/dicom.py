@@ -44,7 +44,7 @@ import SimpleITK as sitk
 from CardiacSSLLib.cine import Cine, Geometry
 from CardiacSSLLib.errors import InputError
 from CardiacSSLLib.io._common import check_finite
-from CardiacSSLLib.io.dicom_enhanced import read_frames
+from CardiacSSLLib.io.dicom_enhanced import expand_multiframe, read_frames
 from CardiacSSLLib.io.dicom_headers import (
     ORIENTATION_TOL,
     SPACING_TOL,
@@ -218,7 +218,7 @@ def load_dicom_cine(
 ) -> Cine:
     """Read the short-axis cine held in ``folder`` (see the module docstring for the rules)."""
     folder = Path(folder)
-    headers = scan_folder(folder)
+    headers = expand_multiframe(scan_folder(folder))
     chosen = select_series(group_series(headers), series, folder)
     stack = [h for s in chosen for h in s.headers]
     what = str(folder) if len(chosen) > 1 else f"{folder} (series {chosen[0].first.series_number or chosen[0].uid})"

@@ -94,6 +94,21 @@ def expand_frames(header: DicomHeader) -> list[DicomHeader]:
     return out
 
 
+def expand_multiframe(headers: list[DicomHeader]) -> list[DicomHeader]:
+    """One header per frame of each multi-frame file; one whose frames cannot be placed stays whole (refused later)."""
+    out: list[DicomHeader] = []
+    for header in headers:
+        if header.n_frames <= 1:
+            out.append(header)
+            continue
+        try:
+            out += expand_frames(header)
+        except InputError as exc:
+            log.info("%s", exc)
+            out.append(header)
+    return out
+
+
 def read_frames(path: Path) -> np.ndarray:
     """Every frame of a multi-frame file, ``(frames, rows, columns)`` float32 with each frame's rescale."""
     ds = _dcmread(path, pixels=True)

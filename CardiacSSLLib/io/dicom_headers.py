@@ -99,7 +99,11 @@ def _read_header(reader: sitk.ImageFileReader, path: Path) -> DicomHeader | None
 
 
 def scan_folder(folder: str | os.PathLike) -> list[DicomHeader]:
-    """Headers of every DICOM image under ``folder`` (recursive; or of one file); non-DICOM files are skipped."""
+    """Headers of every DICOM file under ``folder`` (recursive; or of one file); non-DICOM files are skipped.
+
+    A multi-frame (enhanced) file is one header here; ``dicom_enhanced.expand_multiframe``
+    turns it into one header per frame.
+    """
     folder = Path(folder)
     if not folder.exists():
         raise InputError(f"input folder does not exist: {folder}")
@@ -115,24 +119,12 @@ def scan_folder(folder: str | os.PathLike) -> list[DicomHeader]:
     reader.SetImageIO("GDCMImageIO")
     reader.LoadPrivateTagsOff()
     headers = [h for h in (_read_header(reader, p) for p in files) if h is not None]
-    headers = [f for h in headers for f in (_expand(h) if h.n_frames > 1 else [h])]
     if not headers:
         raise InputError(
             f"no DICOM image found in {folder} ({len(files)} files checked, none is a readable DICOM image)"
         )
     log.info("found %d DICOM images in %d files under %s", len(headers), len(files), folder)
     return headers
-
-
-def _expand(header: DicomHeader) -> list[DicomHeader]:
-    """The frames of a multi-frame file, or the file as it is when they cannot be placed (refused later)."""
-    from CardiacSSLLib.io.dicom_enhanced import expand_frames
-
-    try:
-        return expand_frames(header)
-    except InputError as exc:
-        log.info("%s", exc)
-        return [header]
 
 
 def cluster_positions(headers: list[DicomHeader], normal: np.ndarray) -> list[list[DicomHeader]]:
