@@ -118,6 +118,8 @@ class WebApp:
                 "ft_name": state.c_ft_name,
                 "ft_steps": state.c_ft_steps,
                 "ft_init": state.c_ft_init,
+                "ft_lr_scale": state.c_ft_lr_scale,
+                "ft_freeze_steps": state.c_ft_freeze_steps,
             },
         )
         return out

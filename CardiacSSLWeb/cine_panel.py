@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from CardiacSSLLib.errors import InputError
 from CardiacSSLWeb.catalog import list_cines
 from CardiacSSLWeb.jobs import in_thread
@@ -74,13 +72,9 @@ class CinePanel:
     def show_volume(self, volume_node) -> None:
         """Show the cine in its own short-axis plane, centred and fitted, as overlay.png shows it
         (``display_axes``: radiological, the RV on the viewer's left)."""
-        from CardiacSSLLib.display_axes import ras_view_vectors
-        from CardiacSSLWorkflow import mrml_convert
+        from CardiacSSLWorkflow.slice_view import stack_view_pose
 
-        cine = self.session.cine
-        m = mrml_convert.ijk_to_ras(cine.geometry)
-        normal, across, _ = ras_view_vectors(cine.geometry.direction)
-        centre = m[:3, :3] @ ((np.array(cine.frame_shape[::-1], dtype=float) - 1) / 2) + m[:3, 3]
+        normal, across, centre = stack_view_pose(volume_node)  # the module's red view uses the same pose
         for view in self.slicer_app.view_manager.get_slice_views():
             view.set_background_volume_id(volume_node.GetID())
             view.set_foreground_volume_id(None)

@@ -35,10 +35,16 @@ class FinetunePanel:
 
     def on_finetune(self) -> None:
         """Start the worker process; returns at once (the run is watched by a task)."""
-        from CardiacSSLWorkflow.finetune_logic import describe_init
+        from CardiacSSLWorkflow.finetune_logic import describe_init, transfer_options
 
         if self.session.finetune.runner.is_running():
             self.page.message("a fine-tuning run is already in progress", "warning")
+            return
+        state = self.state
+        advanced = self.page.guarded(
+            "reading the advanced options", transfer_options, state.c_ft_lr_scale, state.c_ft_freeze_steps
+        )  # the page's values follow --finetune-args, so they win; empty at the defaults
+        if advanced is None:
             return
         name = (self.state.c_ft_name or "").strip() or time.strftime("web-%Y%m%d-%H%M%S")
         try:
@@ -53,7 +59,7 @@ class FinetunePanel:
             name,
             steps,
             self.state.c_device,
-            list(self.config.finetune_args),
+            [*self.config.finetune_args, *advanced],
             self.state.c_ft_init,
         )
         if job is None:

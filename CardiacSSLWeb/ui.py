@@ -221,6 +221,33 @@ def _finetune_section(app) -> None:
             classes="ml-2",
             id="ft-steps",
         )
+    html.Div("Advanced (weights loaded from the start model or backbone):", classes="text-caption mt-1")
+    with html.Div(classes="d-flex"):
+        v3.VTextField(
+            v_model_number=("c_ft_lr_scale",),
+            label="Pretrained LR factor",
+            type="number",
+            step=0.1,
+            min=0,
+            max=10,
+            density="compact",
+            hide_details=True,
+            title="Learning-rate factor for the weights loaded from the start model or backbone (below 1 keeps them "
+            "closer to what they learnt, 0 freezes them); 1: one learning rate for the whole network",
+            id="ft-lr-scale",
+        )
+        v3.VTextField(
+            v_model_number=("c_ft_freeze_steps",),
+            label="Warm-up steps",
+            type="number",
+            min=0,
+            density="compact",
+            hide_details=True,
+            classes="ml-2",
+            title="Train only the new layers (not loaded from the start model or backbone) for this many steps "
+            "first, then everything; 0: no warm-up",
+            id="ft-freeze-steps",
+        )
     with html.Div(classes="d-flex mt-1"):
         v3.VBtn("Fine-tune", click=app.finetune.on_finetune, disabled=("c_ft_running || c_cases < 1",), id="ft-start")
         v3.VBtn("Cancel", click=app.finetune.on_cancel, disabled=("!c_ft_running",), classes="ml-2", id="ft-cancel")

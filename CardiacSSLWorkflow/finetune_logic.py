@@ -24,6 +24,10 @@ logger = logging.getLogger(__name__)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 START_SELECTED = ""  # continue training the model selected for segmentation (the default)
 START_SCRATCH = ":scratch"  # random initialisation; never a model name (those start with a letter or digit)
+# `cardiacssl finetune` defaults of the advanced transfer options: one learning rate, no warm-up.
+DEFAULT_PRETRAINED_LR_SCALE = 1.0
+DEFAULT_FREEZE_PRETRAINED_STEPS = 0
+MAX_PRETRAINED_LR_SCALE = 10.0
 
 
 @dataclass
@@ -118,6 +122,43 @@ def init_for(start: str | None, selected_model: str | None) -> str | None:
             )
         return str(selected_model)
     return str(start)
+
+
+def _number(value: float | str | None, default: float) -> float:
+    """``value`` as a float (``default`` when empty); NaN when it is no number, so range checks refuse it."""
+    try:
+        return float(default if value is None or value == "" else value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def transfer_options(
+    pretrained_lr_scale: float | str | None = DEFAULT_PRETRAINED_LR_SCALE,
+    freeze_pretrained_steps: int | str | None = DEFAULT_FREEZE_PRETRAINED_STEPS,
+) -> list[str]:
+    """The ``cardiacssl finetune`` options for the advanced settings, each only when it differs from its default.
+
+    ``pretrained_lr_scale`` multiplies the learning rate of the weights loaded from the start
+    model or backbone; ``freeze_pretrained_steps`` trains only the new layers for that many
+    steps first. Values may come as text (the web page's fields); bad ones raise InputError.
+    """
+    scale = _number(pretrained_lr_scale, DEFAULT_PRETRAINED_LR_SCALE)
+    if not 0.0 <= scale <= MAX_PRETRAINED_LR_SCALE:  # NaN fails too
+        raise InputError(
+            "the learning-rate factor for pretrained weights must be a number from 0 to "
+            f"{MAX_PRETRAINED_LR_SCALE:g}, not {pretrained_lr_scale!r}"
+        )
+    steps = _number(freeze_pretrained_steps, DEFAULT_FREEZE_PRETRAINED_STEPS)
+    if not (0 <= steps < 1e9 and steps.is_integer()):
+        raise InputError(
+            f"the warm-up steps (only new layers train) must be a whole number >= 0, not {freeze_pretrained_steps!r}"
+        )
+    options = []
+    if abs(scale - DEFAULT_PRETRAINED_LR_SCALE) > 1e-9:
+        options += ["--pretrained-lr-scale", f"{scale:g}"]
+    if int(steps) != DEFAULT_FREEZE_PRETRAINED_STEPS:
+        options += ["--freeze-pretrained-steps", str(int(steps))]
+    return options
 
 
 def describe_init(init: str | None) -> str:

@@ -63,6 +63,8 @@ def test_bound_widgets_match_parameters_and_widget_types():
                 assert cls == widget_class, f"{widget} ({cls}) cannot show {param}: {fields[param]}"
         if fields[param].startswith("Annotated[int"):
             assert cls == "QSpinBox"
+        if fields[param].startswith("Annotated[float"):
+            assert cls == "QDoubleSpinBox"
     gui_params = {
         "inputVolume",
         "frames",
@@ -71,6 +73,8 @@ def test_bound_widgets_match_parameters_and_widget_types():
         "trainingSetFolder",
         "finetuneName",
         "finetuneSteps",
+        "finetunePretrainedLrScale",
+        "finetuneFreezeSteps",
     }
     assert gui_params <= {p for _, p in bound.values()}
 
@@ -86,6 +90,56 @@ def test_finetune_start_point_selector():
     assert _parameter_fields()["finetuneInit"] == "str"
     source = (PANEL / "widget.py").read_text()
     assert "list_start_points" in source and "start_from(\n                p.finetuneInit, p.model" in source
+
+
+def _property(widget: ET.Element, name: str) -> str:
+    prop = next(p for p in widget.findall("property") if p.get("name") == name)
+    return next(iter(prop)).text
+
+
+def _parameter_default_and_range(param: str) -> tuple[float, float, float]:
+    """(default, low, high) of an ``Annotated[..., WithinRange(low, high)] = default`` parameter."""
+    tree = ast.parse((PANEL / "parameters.py").read_text())
+    stmt = next(n for n in ast.walk(tree) if isinstance(n, ast.AnnAssign) and getattr(n.target, "id", "") == param)
+    within = next(n for n in ast.walk(stmt.annotation) if isinstance(n, ast.Call) and n.func.id == "WithinRange")
+    return ast.literal_eval(stmt.value), *(ast.literal_eval(a) for a in within.args)
+
+
+def test_advanced_finetune_options_default_to_the_cli_defaults():
+    """Layer-wise LR and warm-up: spin boxes in the fine-tune section with the parameter node's defaults
+    and ranges; those defaults are `cardiacssl finetune`'s and add nothing to its command."""
+    import argparse
+
+    from CardiacSSLLib.cli.finetune import add_parser
+    from CardiacSSLWorkflow import finetune_logic
+
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    cli_defaults = vars(parser.parse_args(["finetune"]))
+    widgets, fields = _ui_widgets(), _parameter_fields()
+    section = list(widgets["finetuneCollapsibleButton"].iter("widget"))
+    for name, param, option, kind, words in (
+        ("finetunePretrainedLrScaleSpinBox", "finetunePretrainedLrScale", "pretrained_lr_scale", "float",
+         ("Learning-rate factor", "start model or backbone")),
+        ("finetuneFreezeStepsSpinBox", "finetuneFreezeSteps", "freeze_pretrained_steps", "int",
+         ("only the new layers", "steps first")),
+    ):  # fmt: skip
+        widget = widgets[name]
+        assert widget in section and _bound(widget) == param and fields[param].startswith(f"Annotated[{kind}")
+        assert all(w in _property(widget, "toolTip") for w in words)
+        default, low, high = _parameter_default_and_range(param)
+        assert float(_property(widget, "value")) == default == cli_defaults[option]
+        assert (float(_property(widget, "minimum")), float(_property(widget, "maximum"))) == (low, high)
+    assert (
+        finetune_logic.transfer_options(
+            finetune_logic.DEFAULT_PRETRAINED_LR_SCALE, finetune_logic.DEFAULT_FREEZE_PRETRAINED_STEPS
+        )
+        == []
+    )
+    assert finetune_logic.DEFAULT_PRETRAINED_LR_SCALE == cli_defaults["pretrained_lr_scale"]
+    assert finetune_logic.DEFAULT_FREEZE_PRETRAINED_STEPS == cli_defaults["freeze_pretrained_steps"]
+    assert _parameter_default_and_range("finetunePretrainedLrScale")[2] == finetune_logic.MAX_PRETRAINED_LR_SCALE
+    assert "transfer_options(p.finetunePretrainedLrScale, p.finetuneFreezeSteps)" in (PANEL / "widget.py").read_text()
 
 
 def test_model_card_buttons_sit_beside_their_selectors():

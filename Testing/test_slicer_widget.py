@@ -110,6 +110,9 @@ def gui(monkeypatch, tmp_path):
     from CardiacSSLPanel import install_logic
 
     scene = slicer.vtkMRMLScene()
+    red = slicer.vtkMRMLSliceNode()
+    red.SetLayoutName("Red")  # what Slicer's layout adds to the scene: vtkMRMLSliceNodeRed
+    scene.AddNode(red)
     dialogs = SimpleNamespace(errors=[], questions=[], answer=True, files={})
     qt = types.ModuleType("qt")
 
@@ -167,15 +170,21 @@ def gui(monkeypatch, tmp_path):
     controller = widget_module.CardiacSSLWidgetController(module_widget, ui_widget)
     params = FakeParameterNode(
         inputVolume=None, model="", frames="all", device="cpu", segmentation=None,
-        trainingSetFolder=Path(), finetuneInit="", finetuneName="", finetuneSteps=3, metricsTable=None,
-        volumeChart=None,
+        trainingSetFolder=Path(), finetuneInit="", finetuneName="", finetuneSteps=3, finetunePretrainedLrScale=1.0,
+        finetuneFreezeSteps=0, metricsTable=None, volumeChart=None,
     )  # fmt: skip
     controller.setParameterNode(params)
     yield SimpleNamespace(controller=controller, ui=ui, params=params, dialogs=dialogs, scene=scene)
     monkeypatch.delitem(sys.modules, "CardiacSSLPanel.widget", raising=False)
 
 
+def _slice_to_ras(node) -> np.ndarray:
+    m = node.GetSliceToRAS()
+    return np.array([[m.GetElement(r, c) for c in range(4)] for r in range(4)])
+
+
 def test_panel_workflow(gui, tmp_path, monkeypatch):
+    from CardiacSSLLib.display_axes import display_axes
     from CardiacSSLLib.io import write_cine
     from CardiacSSLLib.phantom import make_phantom
     from workflow_check import make_tiny_model
@@ -187,15 +196,25 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
 
     cine = make_phantom(n_frames=3, n_slices=3, size=40, seed=4)
     dialogs.files["open"] = str(write_cine(cine, tmp_path / "cine.nii.gz"))
+    red = gui.scene.GetNodeByID("vtkMRMLSliceNodeRed")
+    axial = _slice_to_ras(red)
     ui.loadCineFileButton.click()
     assert params.inputVolume is not None and params.inputVolume.IsA("vtkMRMLScalarVolumeNode")
+    shown = _slice_to_ras(red)  # turned to the stack's plane: the RV on the viewer's left, anterior up
+    axes = display_axes(cine.geometry.direction)
+    assert not np.allclose(shown, axial)
+    np.testing.assert_allclose(shown[:3, 0], np.multiply(axes.right_lps, (-1, -1, 1)), atol=1e-6)
+    np.testing.assert_allclose(shown[:3, 1], np.multiply(axes.up_lps, (-1, -1, 1)), atol=1e-6)
 
     params.model = str(make_tiny_model(tmp_path / "tiny" / "model"))
+    red.GetSliceToRAS().SetElement(2, 3, 4.0)  # the user scrolls: segmenting must not move the view back
+    shown = _slice_to_ras(red)
     ui.segmentButton.click()  # starts the worker process and returns at once
     assert ui.segmentButton.text == "Stop" and params.segmentation is None
     gui.controller._segment.runner.wait(timeout=240)  # what the timer's polls do in Slicer
     assert ui.segmentButton.text == "Segment" and ui.segmentProgressBar.value == 100
     assert params.segmentation is not None and "Segmented frames [0, 1, 2]" in ui.statusLabel.text
+    np.testing.assert_allclose(_slice_to_ras(red), shown)
     first = params.segmentation
     dialogs.answer = False
     ui.segmentButton.click()  # asks, user says no: nothing replaced
@@ -254,6 +273,7 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
     assert ui.finetuneButton.text == "Cancel fine-tuning"
     command = gui.controller._finetune.runner.command
     assert command[command.index("--init") + 1] == params.model  # default: continue the selected model
+    assert "--pretrained-lr-scale" not in command and "--freeze-pretrained-steps" not in command  # defaults
     gui.controller._poll()
     assert ui.finetuneProgressBar.value == 50
     assert ui.finetuneButton.text == "Fine-tune" and "out of memory" in ui.finetuneStatusLabel.text
@@ -262,8 +282,12 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
     assert params.finetuneInit == START_SCRATCH
     ui.refreshModelsButton.click()  # refreshing the lists keeps the choice
     assert ui.finetuneInitSelector.currentData == START_SCRATCH
+    params.finetunePretrainedLrScale, params.finetuneFreezeSteps = 0.1, 25  # the advanced options
     ui.finetuneButton.click()
-    assert "--init" not in gui.controller._finetune.runner.command and "scratch" in ui.statusLabel.text
+    command = gui.controller._finetune.runner.command
+    assert "--init" not in command and "scratch" in ui.statusLabel.text
+    assert command[command.index("--pretrained-lr-scale") + 1] == "0.1"
+    assert command[command.index("--freeze-pretrained-steps") + 1] == "25"
     gui.controller._poll()
 
     ui.casesTable.selected = [0]

@@ -233,7 +233,8 @@ def test_finetune_start_point_select_reaches_the_worker_command(session, model, 
     panel = FinetunePanel(page, session, WebConfig(), on_new_model=lambda name: None)
     panel.refresh_inits()
     values = [i["value"] for i in page.state.c_ft_inits]
-    assert values == [c.value for c in list_start_points()] == [START_SELECTED, "my-bb", START_SCRATCH]
+    # an unmeasured backbone (no few-shot numbers on its card) comes after scratch (list_start_points)
+    assert values == [c.value for c in list_start_points()] == [START_SELECTED, START_SCRATCH, "my-bb"]
     assert page.state.c_ft_init == START_SELECTED
 
     session.show_cine(cine)
@@ -248,10 +249,25 @@ def test_finetune_start_point_select_reaches_the_worker_command(session, model, 
 
     command = asyncio.run(start("my-bb", "from-bb"))
     assert command[command.index("--init") + 1] == "my-bb" and "from my-bb" in page.state.c_ft_text
+    assert "--pretrained-lr-scale" not in command and "--freeze-pretrained-steps" not in command  # defaults
+    page.state.update({"c_ft_lr_scale": 0.25, "c_ft_freeze_steps": 40})  # the advanced fields
+    panel.config.finetune_args = ["--batch-size", "2", "--pretrained-lr-scale", "0.5"]
+    command = asyncio.run(start("my-bb", "from-bb-staged"))
+    assert command[command.index("--freeze-pretrained-steps") + 1] == "40"
+    scales = [command[i + 1] for i, arg in enumerate(command) if arg == "--pretrained-lr-scale"]
+    assert scales == ["0.5", "0.25"] and command[command.index("--batch-size") + 1] == "2"  # the page's comes last
+    panel.config.finetune_args = []
+    for bad in ({"c_ft_lr_scale": -1}, {"c_ft_lr_scale": "x"}, {"c_ft_lr_scale": 1, "c_ft_freeze_steps": 2.5}):
+        page.state.update(bad)
+        session.finetune.runner.command = None
+        panel.on_finetune()  # refused with a message: no run starts
+        assert session.finetune.runner.command is None and page.state.c_message_type == "error"
+        assert "learning-rate factor" in page.state.c_message or "warm-up steps" in page.state.c_message
+    page.state.update({"c_ft_lr_scale": 1.0, "c_ft_freeze_steps": 0})
     command = asyncio.run(start(START_SCRATCH, "from-scratch"))
     assert "--init" not in command and "scratch" in page.state.c_ft_text
     command = asyncio.run(start(START_SELECTED, "from-model"))
-    assert command[command.index("--init") + 1] == model
+    assert command[command.index("--init") + 1] == model and "--freeze-pretrained-steps" not in command
     page.state.update({"c_ft_init": "gone-backbone"})
     panel.refresh_inits()  # a start point no longer installed falls back to the default
     assert page.state.c_ft_init == START_SELECTED

@@ -131,11 +131,13 @@ class CardiacSSLWidgetController:
         # Loading needs only what Slicer bundles (SimpleITK, pydicom): no torch, no installation.
         from CardiacSSLLib.io import load_cine
         from CardiacSSLWorkflow.mrml_convert import cine_to_sequence
+        from CardiacSSLWorkflow.slice_view import orient_red_view
 
         with slicer.util.tryWithErrorDisplay(f"Could not load {path}.", waitCursor=True):
             cine = load_cine(path, allow_single_frame=True)
             nodes = cine_to_sequence(cine, slicer.mrmlScene, name=cine.name or Path(path).name)
-            slicer.util.setSliceViewerLayers(background=nodes.proxy, fit=True)
+            orient_red_view(slicer.mrmlScene, nodes.proxy)  # the stack's plane, RV on the left (display_axes)
+            slicer.util.setSliceViewerLayers(background=nodes.proxy, fit=True)  # fitting keeps the orientation
             self.parameterNode.inputVolume = nodes.proxy
             self._status(f"Loaded {cine.n_frames} frames x {cine.n_slices} slices from {path}")
 
@@ -243,6 +245,7 @@ class CardiacSSLWidgetController:
 
     def _onSegmentFinished(self, result: RunResult) -> None:
         from CardiacSSLWorkflow.segment_process import SegmentProcess
+        from CardiacSSLWorkflow.slice_view import orient_red_view
 
         self.ui.segmentButton.text = "Segment"
         ok, segmentation = self._attempt("Could not add the segmentation to the scene.", self._segment.finish, result)
@@ -256,6 +259,8 @@ class CardiacSSLWidgetController:
             return
         self.ui.segmentProgressBar.setValue(100)
         self.parameterNode.segmentation = segmentation.segmentation
+        self._attempt("Could not turn the red view to the stack.", orient_red_view, slicer.mrmlScene,
+                      self.parameterNode.inputVolume)  # fmt: skip
         note = f" (ED {segmentation.ed_es[0]}, ES {segmentation.ed_es[1]})" if segmentation.ed_es else ""
         self._status(f"Segmented frames {segmentation.frames}{note} with {segmentation.model}")
 
@@ -348,15 +353,16 @@ class CardiacSSLWidgetController:
         usable, message = self._deviceCheck()
         if not usable:
             return
-        from CardiacSSLWorkflow.finetune_logic import FinetuneLogic, describe_init
+        from CardiacSSLWorkflow.finetune_logic import FinetuneLogic, describe_init, transfer_options
 
         p = self.parameterNode
         self._finetune = FinetuneLogic(SubprocessRunner(), python=python_executable())
         self._finetune.runner.progress.connect(self._onProgress)
         self._finetune.runner.finished.connect(self._onFinished)
         with slicer.util.tryWithErrorDisplay("Could not start fine-tuning."):
+            extra = transfer_options(p.finetunePretrainedLrScale, p.finetuneFreezeSteps)  # empty at the defaults
             job = self._finetune.start_from(
-                p.finetuneInit, p.model, p.trainingSetFolder, p.finetuneName, p.finetuneSteps, p.device
+                p.finetuneInit, p.model, p.trainingSetFolder, p.finetuneName, p.finetuneSteps, p.device, extra=extra
             )
             self.ui.finetuneButton.text = "Cancel fine-tuning"
             self.ui.finetuneProgressBar.setValue(0)
