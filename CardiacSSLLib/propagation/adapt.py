@@ -85,3 +85,29 @@ def adapt_model(
         if progress is not None:
             progress.step(step, stage="adapt", loss=float(loss.detach()))
     return net.eval()
+
+
+def propagate_by_adaptation(
+    model,
+    cine: Cine,
+    labels: np.ndarray,
+    corrected_frames: Sequence[int],
+    targets: Sequence[int] | None = None,
+    config: AdaptConfig | None = None,
+    device: str = "auto",
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> np.ndarray:
+    """A new label array: ``targets`` (default all but the corrected) re-segmented by the adapted model."""
+    from CardiacSSLLib.inference import segment_cine
+    from CardiacSSLLib.propagation.propagate import check_inputs
+
+    corrected = check_inputs(cine.image, labels, corrected_frames)
+    wanted = range(cine.n_frames) if targets is None else sorted({int(t) % cine.n_frames for t in targets})
+    frames = [t for t in wanted if t not in corrected]
+    out = labels.copy()
+    if not frames:
+        return out
+    net = adapt_model(model, cine, labels, corrected, config, device, progress, cancel)
+    out[frames] = segment_cine(net, cine, frames, device=device, cancel=cancel)
+    return out
