@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import small_phantom
 
 from CardiacSSLLib.errors import Cancelled, InputError
 from CardiacSSLLib.progress import CancelToken, Progress
 from CardiacSSLLib.propagation.fusion import fuse_band, fuse_extent
 from CardiacSSLLib.propagation.propagate import PropagationConfig, plan, propagate
 from CardiacSSLLib.quality.confidence import slice_dice
+from helpers import small_phantom
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,9 @@ STRUCTURES = (1, 2, 3)
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean([2 * ((a == s) & (b == s)).sum() / max((a == s).sum() + (b == s).sum(), 1) for s in STRUCTURES]))
+    return float(
+        np.mean([2 * ((a == s) & (b == s)).sum() / max((a == s).sum() + (b == s).sum(), 1) for s in STRUCTURES])
+    )
 
 
 def lv_ef(ed: np.ndarray, es: np.ndarray, voxel_ml: float) -> tuple[float, float]:
@@ -84,8 +86,10 @@ def main() -> None:
     bands = [float(b) for b in args.bands.split(",") if b]
     offsets = [float(b) for b in args.offsets.split(",") if b]
     rows: dict[str, list[tuple[float, float, float]]] = {}
-    print(f"{'patient':<11} {'group':<5} {'ES Dice model':>13} {args.per_patient:>9} "
-          f"{'EF err model':>12} {'ED-only':>8} {args.per_patient:>9}")
+    print(
+        f"{'patient':<11} {'group':<5} {'ES Dice model':>13} {args.per_patient:>9} "
+        f"{'EF err model':>12} {'ED-only':>8} {args.per_patient:>9}"
+    )
     for p in patients(args.acdc, args.split)[: args.limit or None]:
         case = load_case(args.acdc, p, args.model, args.cache)
         _, ef_true = lv_ef(case.manual[0], case.manual[1], case.voxel_ml)
@@ -107,7 +111,8 @@ def main() -> None:
         arr = np.array(vals)
         grp = f"{np.abs(arr[big, 2]).mean():.2f}" if big else "-"
         label = "uncorrected (ED too)" if name == "uncorrected" else name
-        print(f"{label:<20} {arr[:, 0].mean():8.4f} {np.abs(arr[:, 1]).mean():11.2f} {np.abs(arr[:, 2]).mean():7.2f} {grp:>18}")
+        mae = np.abs(arr[:, 1:]).mean(0)
+        print(f"{label:<20} {arr[:, 0].mean():8.4f} {mae[0]:11.2f} {mae[1]:7.2f} {grp:>18}")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,9 @@ def roc_auc(score: np.ndarray, positive: np.ndarray) -> float:
 
 
 def volume_dice(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean([2 * ((a == s) & (b == s)).sum() / max((a == s).sum() + (b == s).sum(), 1) for s in (1, 2, 3)]))
+    return float(
+        np.mean([2 * ((a == s) & (b == s)).sum() / max((a == s).sum() + (b == s).sum(), 1) for s in (1, 2, 3)])
+    )
 
 
 def gap_closed(volumes: list[dict], order_key: str, k: int, draws: int) -> tuple[float, float]:
@@ -68,12 +70,14 @@ def main() -> None:
     ap.add_argument("--weights", default="", help="override score weights, e.g. stack_jump=0.5,open_ring=0.25")
     ap.add_argument("--limit", type=int, default=0, help="first N patients only (a quick look)")
     args = ap.parse_args()
-    from CardiacSSLLib.quality.confidence import flip_disagreement, slice_dice
     from dataclasses import replace
 
+    from CardiacSSLLib.quality.confidence import flip_disagreement, slice_dice
     from CardiacSSLLib.quality.score import FLAGS, QualityWeights, quality_table
 
-    weights = replace(QualityWeights(), **{k: float(v) for k, v in (w.split("=") for w in args.weights.split(",") if w)})
+    weights = replace(
+        QualityWeights(), **{k: float(v) for k, v in (w.split("=") for w in args.weights.split(",") if w)}
+    )
 
     flags: dict[str, list] = {n: [] for n in (*FLAGS, "score")}
     dice: list[np.ndarray] = []
@@ -93,7 +97,10 @@ def main() -> None:
     d = np.concatenate(dice)
     keep = ~np.isnan(d)
     bad = d[keep] < BAD_DICE
-    print(f"{args.split}: {len(volumes)} volumes, {keep.sum()} slices with a structure, {bad.sum()} with Dice < {BAD_DICE}")
+    print(
+        f"{args.split}: {len(volumes)} volumes, {keep.sum()} slices with a structure, "
+        f"{bad.sum()} with Dice < {BAD_DICE}"
+    )
     print(f"{'flag':<18} {'ROC AUC':>7}")
     for name, values in flags.items():
         print(f"{name:<18} {roc_auc(np.concatenate(values)[keep], bad):7.3f}")

@@ -94,5 +94,9 @@ def run(args: argparse.Namespace) -> int:
     path = write_segmentation(new, cine, out / target, args.overwrite)
     changed = [int(t) for t in range(cine.n_frames) if (new[t] != labels[t]).any()]
     summary = {"segmentation": str(path), "corrected_frames": corrected, "changed_frames": changed}
-    print(json.dumps({"event": "done", **summary}) if args.json_progress else f"propagated: {path} (frames changed: {changed})")
+    print(
+        json.dumps({"event": "done", **summary})
+        if args.json_progress
+        else f"propagated: {path} (frames changed: {changed})"
+    )
     return 0

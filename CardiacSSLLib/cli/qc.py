@@ -7,7 +7,9 @@ import json
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("qc", help="flag slices and frames that are likely wrong; qc.csv ranked by what to correct first")
+    p = sub.add_parser(
+        "qc", help="flag slices and frames that are likely wrong; qc.csv ranked by what to correct first"
+    )
     p.add_argument("input", help="the cine (any format `cardiacssl segment` reads)")
     p.add_argument("--labels", help="label map of every frame to check (default: segment with --model)")
     p.add_argument("--convention", default="canonical", help="label convention of --labels: canonical, acdc, mnms")
@@ -39,14 +41,21 @@ def run(args: argparse.Namespace) -> int:
         labels, _ = load_label_file(args.labels, args.convention, expect=cine)
         labels = labels if labels.ndim == 4 else labels[None]
         if labels.shape[0] != cine.n_frames:
-            raise InputError(f"--labels must hold every frame of the cine ({cine.n_frames}); it holds {labels.shape[0]}")
+            raise InputError(
+                f"--labels must hold every frame of the cine ({cine.n_frames}); it holds {labels.shape[0]}"
+            )
     out = prepare_out_dir(args.out, args.overwrite, ["qc.csv"])
     cancel = CancelToken()
     restore = cancel.install_signal_handlers()
     try:
         table, _ = assess_cine(
-            args.model, cine, labels, ed_frame=args.ed_frame, confidence=not args.no_confidence,
-            device=args.device, cancel=cancel,
+            args.model,
+            cine,
+            labels,
+            ed_frame=args.ed_frame,
+            confidence=not args.no_confidence,
+            device=args.device,
+            cancel=cancel,
         )
     finally:
         restore()

@@ -26,7 +26,7 @@ def edge_distance_px(label2d: np.ndarray) -> np.ndarray:
 
 
 def fuse_band(warped: np.ndarray, model: np.ndarray, band_px: float) -> np.ndarray:
-    """Per slice ``(..., Y, X)``: the model's label within ``band_px`` of the warped edges, the warped label elsewhere."""
+    """Per slice ``(..., Y, X)``: the model's label within ``band_px`` of the warped edges, else the warped."""
     out = warped.copy()
     flat_w, flat_m, flat_o = (a.reshape(-1, *a.shape[-2:]) for a in (warped, model, out))
     for w, m, o in zip(flat_w, flat_m, flat_o, strict=True):

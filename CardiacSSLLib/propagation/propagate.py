@@ -109,7 +109,9 @@ def propagate(
     n_frames, n_slices = image.shape[:2]
     wanted = range(n_frames) if targets is None else sorted({int(t) % n_frames for t in targets})
     routes = plan(corrected, [t for t in wanted if t not in corrected], n_frames, config.chain)
-    pairs = sorted({(b, a) for path in routes.values() for a, b in zip(path, path[1:])})  # (fixed, moving)
+    pairs = sorted(
+        {(b, a) for path in routes.values() for a, b in zip(path, path[1:], strict=False)}
+    )  # (fixed, moving)
     if progress is not None:
         progress.total = len(pairs) * n_slices + len(routes)
     box = heart_box(labels, margin_px=round(config.margin_mm / min(spacing_yx or (1.5, 1.5))))
@@ -130,7 +132,7 @@ def propagate(
         if cancel is not None:
             cancel.check()
         # fixed = later frame on the path: the target's points map back, link by link, to the source
-        chain = [(b, a) for a, b in zip(path, path[1:])]
+        chain = [(b, a) for a, b in zip(path, path[1:], strict=False)]
         warped = np.stack(
             [
                 warp_label(labels[path[0], z, box[0], box[1]], compose([transforms[f, m, z] for f, m in chain]))

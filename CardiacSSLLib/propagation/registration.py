@@ -67,5 +67,7 @@ def warp_label(label2d: np.ndarray, transform: sitk.Transform, n_classes: int = 
     maps = []
     for c in range(n_classes):
         channel = sitk.GetImageFromArray((label2d == c).astype(np.float32))
-        maps.append(sitk.GetArrayFromImage(sitk.Resample(channel, reference, transform, sitk.sitkLinear, float(c == 0))))
+        maps.append(
+            sitk.GetArrayFromImage(sitk.Resample(channel, reference, transform, sitk.sitkLinear, float(c == 0)))
+        )
     return np.argmax(np.stack(maps), axis=0).astype(np.uint8)

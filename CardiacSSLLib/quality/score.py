@@ -3,7 +3,7 @@
 The score is a weighted sum of the flags (each 0..1), the weights chosen on the ACDC
 validation split (``benchmarks/qc_ranking.py``). The ranking orders slices by expected
 benefit of a correction: the score times the share of the frame's heart that lies in the
-slice (a wrong large slice costs more Dice and volume than a wrong small one).
+slice over the cycle (a wrong large slice costs more Dice and volume than a wrong small one).
 """
 
 from __future__ import annotations
@@ -76,6 +76,7 @@ def quality_table(
     flags.update(curve_checks(label, ed_frame))
     w = asdict(weights)
     score = sum(w[name] * flags[name] for name in FLAGS) / sum(w.values())
-    heart = (label > 0).sum((-2, -1)).astype(float)
-    share = heart / np.maximum(heart.sum(1, keepdims=True), 1)
+    # a slice's size over the whole cycle, so an error that erases a structure does not hide itself
+    heart = (label > 0).sum((-2, -1)).astype(float).max(0)
+    share = np.broadcast_to(heart / max(heart.sum(), 1), score.shape)
     return QualityTable(list(range(n_t)) if frames is None else list(frames), flags, score, score * share)
