@@ -49,6 +49,18 @@ def warped_es(case: AcdcCase, cache: Path, config) -> np.ndarray:
     return out
 
 
+def adapted_es(case: AcdcCase, acdc: str, model: str) -> np.ndarray:
+    """ES re-segmented by the model fine-tuned on the manual ED (:mod:`CardiacSSLLib.propagation.adapt`)."""
+    from acdc_cache import two_frame_cine
+
+    from CardiacSSLLib.propagation.adapt import propagate_by_adaptation
+
+    labels = case.pred.copy()
+    labels[0] = case.manual[0]
+    cine = two_frame_cine(acdc, case.patient)
+    return propagate_by_adaptation(model, cine, labels, [0], [1], device="cpu")[1]
+
+
 def variants(case: AcdcCase, warped: np.ndarray, bands: list[float], offsets_mm: list[float]) -> dict[str, np.ndarray]:
     from CardiacSSLLib.propagation.fusion import fuse_band, fuse_extent
 
@@ -75,6 +87,8 @@ def main() -> None:
     ap.add_argument("--cache", default="/work/runs/qc-cache")
     ap.add_argument("--bands", default="3,8", help="fusion band widths (mm) to compare")
     ap.add_argument("--offsets", default="2,4", help="largest edge shifts (mm) carried by the offset rule")
+    ap.add_argument("--patients", default="", help="comma list of patients instead of the whole split")
+    ap.add_argument("--adapt", action="store_true", help="also fast adaptation (about 2 min per patient on 1 CPU)")
     ap.add_argument("--limit", type=int, default=0, help="first N patients only (a quick look)")
     ap.add_argument("--per-patient", default="extent", help="variant printed per patient next to the model")
     args = ap.parse_args()
@@ -90,11 +104,14 @@ def main() -> None:
         f"{'patient':<11} {'group':<5} {'ES Dice model':>13} {args.per_patient:>9} "
         f"{'EF err model':>12} {'ED-only':>8} {args.per_patient:>9}"
     )
-    for p in patients(args.acdc, args.split)[: args.limit or None]:
+    chosen = args.patients.split(",") if args.patients else patients(args.acdc, args.split)[: args.limit or None]
+    for p in chosen:
         case = load_case(args.acdc, p, args.model, args.cache)
         _, ef_true = lv_ef(case.manual[0], case.manual[1], case.voxel_ml)
         esv_true, _ = lv_ef(case.manual[0], case.manual[1], case.voxel_ml)
         results = variants(case, warped_es(case, cache, config), bands, offsets)
+        if args.adapt:
+            results["adapt"] = adapted_es(case, args.acdc, args.model)
         uncorrected = lv_ef(case.pred[0], case.pred[1], case.voxel_ml)
         for name, es in results.items():
             esv, ef = lv_ef(case.manual[0], es, case.voxel_ml)
