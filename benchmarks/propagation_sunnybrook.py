@@ -53,7 +53,7 @@ def main() -> None:
         cine = load_sunnybrook(args.sunnybrook, scd)
         pred = predict(cine, args.model, Path(args.cache))
         lv_rows = cine.meta["lv_labelled"]
-        frames = cine.labelled_frames()
+        frames = [int(t) for t in np.flatnonzero(lv_rows.any(1))]  # ES frames carry the LV contour only
         ed = max(frames, key=lambda t: (cine.label[t] == 1).sum())
         es = min(frames, key=lambda t: (cine.label[t] == 1).sum())
         ml = cine.geometry.voxel_volume_ml()
