@@ -10,7 +10,7 @@ from CardiacSSLLib.progress import CancelToken, Progress
 from CardiacSSLLib.propagation.fusion import fuse_band, fuse_extent
 from CardiacSSLLib.propagation.propagate import PropagationConfig, plan, propagate
 from CardiacSSLLib.quality.confidence import slice_dice
-from helpers import small_phantom
+from helpers import small_phantom, tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +91,23 @@ def test_extent_fusion_follows_the_users_slices():
     model[0, 5:10, 5:10] = 1  # the model puts LV on slice 0 and misses it on slice 1
     fused = fuse_extent(source, source, model)
     assert not (fused[0] == 1).any() and (fused[1] == 1).sum() == 25
+
+
+def test_adaptation_trains_a_copy_and_keeps_the_corrected_frame(tmp_path, beating):
+    import torch
+
+    from CardiacSSLLib.inference import load_model
+    from CardiacSSLLib.propagation.adapt import AdaptConfig, adapt_model, propagate_by_adaptation
+
+    model = str(tiny_checkpoint(tmp_path / "tiny"))
+    labels = beating.label.copy()
+    before = {k: v.clone() for k, v in load_model(model)[0].state_dict().items()}
+    net = adapt_model(model, beating, labels, [0], AdaptConfig(steps=2, batch_size=2, patch_size=64), device="cpu")
+    assert any(not torch.equal(before[k], v.cpu()) for k, v in net.state_dict().items())
+    fresh = load_model(model)[0].state_dict()
+    assert all(torch.equal(before[k], fresh[k]) for k in before)  # the stored model is untouched
+    out = propagate_by_adaptation(
+        model, beating, labels, [0], [1, 2], AdaptConfig(steps=2, batch_size=2, patch_size=64), device="cpu"
+    )
+    assert np.array_equal(out[0], labels[0]) and np.array_equal(out[3:], labels[3:])
+    assert out.dtype == np.uint8 and out.shape == labels.shape

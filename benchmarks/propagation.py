@@ -127,7 +127,7 @@ def main() -> None:
     for name, vals in rows.items():
         arr = np.array(vals)
         grp = f"{np.abs(arr[big, 2]).mean():.2f}" if big else "-"
-        label = "uncorrected (ED too)" if name == "uncorrected" else name
+        label = {"uncorrected": "uncorrected (ED too)", "model": "model, ED corrected"}.get(name, name)
         mae = np.abs(arr[:, 1:]).mean(0)
         print(f"{label:<20} {arr[:, 0].mean():8.4f} {mae[0]:11.2f} {mae[1]:7.2f} {grp:>18}")
 
