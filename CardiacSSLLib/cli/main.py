@@ -16,7 +16,7 @@ from importlib.metadata import entry_points
 from CardiacSSLLib import __version__
 from CardiacSSLLib.errors import CardiacSSLError
 
-SUBCOMMANDS = ("segment", "finetune", "pretrain", "evaluate", "metrics", "models", "demo")
+SUBCOMMANDS = ("segment", "finetune", "pretrain", "evaluate", "metrics", "models", "demo", "propagate", "qc")
 ENTRY_POINT_GROUP = "cardiacssl.commands"  # name = subcommand, value = its ``add_parser(subparsers)``
 
 AddParser = Callable[[argparse._SubParsersAction], None]
