@@ -30,8 +30,8 @@ def add_parser(sub) -> None:
     p.add_argument("--convention", default="canonical", help="label convention of --labels: canonical, acdc, mnms")
     p.add_argument("--series", help="DICOM SeriesInstanceUID when the folder holds several cine series")
     p.add_argument("--out", default="propagated", help="output folder (default ./propagated)")
-    p.add_argument("--format", default="nii.gz", choices=["nii.gz", "nii", "nrrd"])
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--format", default="nii.gz", choices=["nii.gz", "nii", "nrrd"], help="label map file format")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs in --out")
     add_progress_args(p)
     p.set_defaults(run=run)
 

@@ -19,7 +19,7 @@ def add_parser(sub) -> None:
     p.add_argument("--series", help="DICOM SeriesInstanceUID when the folder holds several cine series")
     p.add_argument("--out", default=".", help="folder for qc.csv (default: here)")
     p.add_argument("--top", type=int, default=5, help="how many suggestions to print")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing qc.csv in --out")
     p.add_argument("--device", default="auto", help="auto (GPU if usable, else CPU), cpu, gpu, cuda:N")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(run=run)
