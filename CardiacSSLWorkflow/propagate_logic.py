@@ -101,3 +101,11 @@ def apply(segment_logic, segmentation_node, input_node, frames: list[int], label
         frame = 0 if value is None or index_values is None else index_values.index(value)
         if frame in wanted:
             mrml_convert.set_segmentation_from_label(node, wanted[frame], geometry)
+
+
+def corrected_frames(cases, source: str, frames: list[int], current: int) -> list[int]:
+    """The frames of ``frames`` the user corrected: those of ``source`` added to the training set
+    (``cases``: :class:`~CardiacSSLLib.io.trainingset.CaseInfo`, ``source``:
+    :func:`~CardiacSSLWorkflow.trainingset_logic.case_source`), else the frame shown now."""
+    added = sorted({int(c.provenance.frame) for c in cases if c.provenance.source == source} & set(frames))
+    return added or [int(current)]

@@ -25,6 +25,11 @@ def default_folder() -> Path:
         return Path.home() / ".cardiacssl" / "trainingset"
 
 
+def case_source(cine, input_node) -> str:
+    """The provenance source of cases from ``input_node``: its file, or its node name (not a scene ID)."""
+    return cine.source if not cine.source.startswith("mrml:") else input_node.GetName()
+
+
 class TrainingSetLogic:
     """The training set in ``folder`` seen from Slicer: add the shown correction, list, remove."""
 
@@ -57,7 +62,7 @@ class TrainingSetLogic:
                 )
             items = current
         model = result_attribute(segmentation_node, MODEL_ATTRIBUTE) or ""
-        source = cine.source if not cine.source.startswith("mrml:") else input_node.GetName()
+        source = case_source(cine, input_node)
         # from the items: the proxy shows an empty segmentation on a frame without a result
         found = (mrml_convert.segment_values(node) for _, node in mrml_convert.segmentation_items(segmentation_node))
         structures = next((values for values in found if values), ())

@@ -15,6 +15,7 @@ import slicer
 from CardiacSSLLib.errors import OutputExistsError
 from CardiacSSLPanel.dialogs import showMarkdown
 from CardiacSSLPanel.parameters import CardiacSSLParameterNode
+from CardiacSSLPanel.quality_panel import QualityPanel
 from CardiacSSLWorkflow.finetune_runner import RunResult, SubprocessRunner, python_executable
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class CardiacSSLWidgetController:
         self.ui.modelSelector.connect("currentIndexChanged(int)", self._storeModel)
         self.ui.finetuneInitSelector.connect("currentIndexChanged(int)", self._storeFinetuneInit)
         self._metrics = None
+        self.quality = QualityPanel(self)  # the "Quality and propagation" section
         self.refreshModels()
 
     # --- parameter node ------------------------------------------------------------
@@ -76,17 +78,19 @@ class CardiacSSLWidgetController:
 
     def cleanup(self) -> None:
         self._timer.stop()
-        for job in (self._segment, self._finetune):
-            if job is not None and job.runner.is_running():
-                job.cancel()
+        for job in self._running():
+            job.cancel()
         self.setParameterNode(None)
+
+    def _running(self) -> list:
+        jobs = (self._segment, self._finetune, self.quality.job)
+        return [job for job in jobs if job is not None and job.runner.is_running()]
 
     def _poll(self) -> None:
         """Timer slot: dispatch the workers' progress and results here, on the GUI thread."""
-        for job in (self._segment, self._finetune):
-            if job is not None and job.runner.is_running():
-                job.runner.poll()
-        if not any(job is not None and job.runner.is_running() for job in (self._segment, self._finetune)):
+        for job in self._running():
+            job.runner.poll()
+        if not self._running():
             self._timer.stop()
 
     # --- dependencies ------------------------------------------------------------

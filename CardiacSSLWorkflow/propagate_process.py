@@ -1,0 +1,146 @@
+"""Propagation in a separate process, like segmentation: progress, Stop, and the scene untouched until done.
+
+:class:`PropagateProcess` writes a :class:`~CardiacSSLWorkflow.propagate_logic.PropagationRequest`
+with :mod:`~CardiacSSLWorkflow.segment_worker`'s request format (plus the labels), runs
+``python -m CardiacSSLWorkflow.propagate_process FOLDER --json-progress`` through the same
+:class:`~CardiacSSLWorkflow.finetune_runner.SubprocessRunner`, and reads the proposal back with
+:func:`~CardiacSSLWorkflow.segment_worker.read_prediction` only when the run succeeded. The
+front end applies it (:func:`propagate_logic.apply`) and keeps ``proposal.before`` for Undo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from CardiacSSLLib.errors import InputError
+from CardiacSSLWorkflow.finetune_logic import worker_env
+from CardiacSSLWorkflow.finetune_runner import ProcessRunner, RunResult, RunState, SubprocessRunner, python_executable
+from CardiacSSLWorkflow.propagate_logic import PropagationProposal, PropagationRequest
+from CardiacSSLWorkflow.segment_worker import (
+    WorkerPrediction,
+    read_prediction,
+    read_request,
+    write_prediction,
+    write_request,
+)
+
+LABELS_FILE = "labels.npz"
+
+
+def write_job(folder: str | Path, request: PropagationRequest) -> None:
+    # the request's "mode" field carries the propagation method
+    write_request(folder, request.cine, request.model, request.frames, request.method, request.device)
+    np.savez(
+        Path(folder) / LABELS_FILE,
+        labels=request.labels.astype(np.uint8),
+        corrected=np.asarray(request.corrected, dtype=int),
+    )
+
+
+def read_job(folder: str | Path) -> PropagationRequest:
+    cine, meta = read_request(folder)
+    with np.load(Path(folder) / LABELS_FILE, allow_pickle=False) as data:
+        labels, corrected = np.array(data["labels"]), [int(f) for f in data["corrected"]]
+    return PropagationRequest(cine, meta["frames"], labels, corrected, meta["mode"], meta["model"], meta["device"])
+
+
+def propagate_command(folder: str | Path, python: str) -> list[str]:
+    return [python, "-m", "CardiacSSLWorkflow.propagate_process", str(folder), "--json-progress"]
+
+
+class PropagateProcess:
+    """``start(request)`` -> the runner reports progress -> ``finish(result)`` gives the proposal (or None)."""
+
+    def __init__(self, runner: ProcessRunner | None = None, python: str | None = None) -> None:
+        self.runner = runner or SubprocessRunner()
+        self.python = python or python_executable()
+        self.request: PropagationRequest | None = None
+        self._folder: Path | None = None
+
+    def start(self, request: PropagationRequest) -> None:
+        if self.runner.is_running():
+            raise InputError("a propagation is already running: wait for it or stop it")
+        self._cleanup()
+        self._folder = Path(tempfile.mkdtemp(prefix="cardiacssl-propagate-"))
+        write_job(self._folder, request)
+        self.request = request
+        self.runner.start(propagate_command(self._folder, self.python), env=worker_env())
+
+    def cancel(self) -> None:
+        self.runner.cancel()
+
+    def finish(self, result: RunResult) -> PropagationProposal | None:
+        """The proposal of a successful run; None (nothing to apply) otherwise."""
+        try:
+            if not result.ok:
+                return None
+            found = read_prediction(self._folder)
+            request = self.request
+            return PropagationProposal(request.frames, request.labels.copy(), found.label, request.corrected)
+        finally:
+            self._cleanup()
+
+    def run(self, request: PropagationRequest, timeout: float | None = None):
+        """Blocking :meth:`start` + wait + :meth:`finish` (scripts, tests)."""
+        self.start(request)
+        result = self.runner.wait(timeout=timeout)
+        return result, self.finish(result)
+
+    @staticmethod
+    def summary(result: RunResult) -> str:
+        if result.state is RunState.CANCELLED:
+            return "Propagation stopped; the scene is unchanged."
+        last = result.message.strip().splitlines()[-1] if result.message.strip() else ""
+        return f"Propagation failed ({result.state.value}, exit code {result.returncode}): {last}"
+
+    def _cleanup(self) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+
+def run(folder: Path, json_progress: bool) -> int:
+    from CardiacSSLLib.progress import CancelToken, Progress
+    from CardiacSSLWorkflow.propagate_logic import compute
+
+    request = read_job(folder)
+    progress = Progress(total=1, description="propagate", json_stream=sys.stdout if json_progress else None)
+    cancel = CancelToken()
+    restore = cancel.install_signal_handlers()  # SIGTERM of a Stop ends the run between steps
+    try:
+        proposal = compute(request, progress=progress, cancel=cancel)
+    finally:
+        restore()
+        progress.close()
+    write_prediction(folder, WorkerPrediction(proposal.frames, proposal.after, None))
+    if json_progress:
+        print(json.dumps({"event": "done", "changed": proposal.changed}), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from CardiacSSLLib.errors import CardiacSSLError
+
+    parser = argparse.ArgumentParser(prog="propagate_process", description=__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, help="folder written by write_job; the proposal is written there")
+    parser.add_argument("--json-progress", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        return run(args.folder, args.json_progress)
+    except CardiacSSLError as exc:
+        print(f"propagate: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("propagate: cancelled", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
