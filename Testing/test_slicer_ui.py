@@ -168,6 +168,27 @@ def test_ui_choices_match_the_logic():
     )
     assert all(f"{mode}:" in tooltip for mode in FRAME_MODES)
     assert set(parameters.DEVICE_CHOICES) == {"auto", "gpu", "cpu"}
+    from CardiacSSLWorkflow.propagate_logic import METHODS
+
+    assert parameters.PROPAGATE_CHOICES == METHODS
+
+
+def test_quality_section_has_its_widgets():
+    widgets = _ui_widgets()
+    section = list(widgets["qualityCollapsibleButton"].iter("widget"))
+    for name, cls in (
+        ("qualityButton", "QPushButton"), ("qualityTable", "QTableWidget"), ("nextToCorrectButton", "QPushButton"),
+        ("propagateMethodSelector", "QComboBox"), ("propagateButton", "QPushButton"),
+        ("undoPropagateButton", "QPushButton"), ("propagateProgressBar", "QProgressBar"),
+    ):  # fmt: skip
+        assert widgets[name].get("class") == cls and widgets[name] in section, name
+    tree = ast.parse((PANEL / "quality_panel.py").read_text())  # imports qt: parsed, not imported
+    columns = next(
+        ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "COLUMNS"
+    )
+    headers = [c.findtext("property/string") for c in widgets["qualityTable"].findall("column")]
+    assert [h.lower() for h in headers] == list(columns)
+    assert _bound(widgets["propagateMethodSelector"]) == "propagateMethod"
 
 
 def test_cmake_lists_every_module_file_and_resource():

@@ -171,7 +171,7 @@ def gui(monkeypatch, tmp_path):
     params = FakeParameterNode(
         inputVolume=None, model="", frames="all", device="cpu", segmentation=None,
         trainingSetFolder=Path(), finetuneInit="", finetuneName="", finetuneSteps=3, finetunePretrainedLrScale=1.0,
-        finetuneFreezeSteps=0, metricsTable=None, volumeChart=None,
+        finetuneFreezeSteps=0, metricsTable=None, volumeChart=None, propagateMethod="fused",
     )  # fmt: skip
     controller.setParameterNode(params)
     yield SimpleNamespace(controller=controller, ui=ui, params=params, dialogs=dialogs, scene=scene)
@@ -369,3 +369,70 @@ def test_reentering_keeps_the_chosen_model_and_card_errors_are_shown_once(gui, m
     errors = len(gui.dialogs.errors)
     gui.ui.finetuneInitCardButton.click()  # no model to continue: the error is shown, nothing raised
     assert len(gui.dialogs.errors) == errors + 1 and "no segmentation model is selected" in gui.dialogs.errors[-1]
+
+
+def test_quality_table_goes_to_slices_and_propagation_undoes(gui, monkeypatch, tmp_path):
+    """A phantom result with one damaged slice: the table ranks it first, a row click shows it,
+    propagation (a real worker process) repairs it from the corrected frame, Undo restores the scene."""
+    import CardiacSSLLib.inference as inference
+    from CardiacSSLLib.phantom import make_phantom
+    from CardiacSSLWorkflow import mrml_convert, propagate_logic, qc_logic
+    from CardiacSSLWorkflow.segment_logic import SegmentLogic
+
+    phantom = make_phantom(n_frames=4, n_slices=3, size=64, seed=1)
+    monkeypatch.setattr(inference, "segment_cine", lambda model, cine, frames=None, **kw: phantom.label[
+        list(range(cine.n_frames)) if frames is None else list(frames)].copy())  # fmt: skip
+    nodes = mrml_convert.cine_to_sequence(phantom, gui.scene, name="ph")
+    logic = SegmentLogic(gui.scene)
+    result = logic.segment(nodes.proxy, "oracle", frames="all")
+    damaged = phantom.label[3].copy()
+    damaged[1][damaged[1] == 2] = 0  # the myocardium of one slice lost: a "model error"
+    propagate_logic.apply(logic, result.segmentation, nodes.proxy, [3], damaged[None])
+    ui, params = gui.ui, gui.params
+    params.inputVolume, params.segmentation = nodes.proxy, result.segmentation
+    params.trainingSetFolder = tmp_path / "ts"
+
+    ui.qualityButton.click()
+    table = ui.qualityTable
+    assert table.row_count == 4 * 3
+    assert (table.item(0, 0).text(), table.item(0, 1).text()) == ("3", "1")
+    assert table.item(0, 3).text()  # flagged, with its reasons
+    assert ui.nextToCorrectButton.text == "Next to correct: frame 3, slice 1"
+    visits = []
+    monkeypatch.setattr(qc_logic, "go_to", lambda *a, f=qc_logic.go_to: (visits.append(a[2:]), f(*a))[1])
+    red = gui.scene.GetNodeByID("vtkMRMLSliceNodeRed")
+    row = next(r for r in range(table.row_count) if table.item(r, 0).text() == "1")
+    for slot in table.slots["cellClicked(int,int)"]:
+        slot(row, 2)
+    frame, z = int(table.item(row, 0).text()), int(table.item(row, 1).text())
+    assert visits[-1] == (frame, z) and nodes.browser.GetSelectedItemNumber() == frame
+    r, a, s = qc_logic.go_to(logic, nodes.proxy, frame, z)
+    assert red.GetSliceOffset() == pytest.approx(s)  # the axial red view jumped to the slice
+    ui.nextToCorrectButton.click()
+    assert visits[-1] == (3, 1) and nodes.browser.GetSelectedItemNumber() == 3
+
+    nodes.browser.SetSelectedItemNumber(2)
+    ui.addToTrainingSetButton.click()  # frame 2 marked corrected: the frame propagation starts from
+    nodes.browser.SetSelectedItemNumber(0)
+    before = dict(logic.frame_labels(result.segmentation, nodes.proxy))
+    assert ui.undoPropagateButton.enabled is False
+    ui.propagateButton.click()  # a worker process; the button now stops it
+    assert ui.propagateButton.text == "Stop" and "corrected frame(s) [2]" in ui.statusLabel.text
+    ui.propagateButton.click()
+    gui.controller.quality.job.runner.wait(timeout=120)
+    assert "stopped" in ui.statusLabel.text and ui.undoPropagateButton.enabled is False
+    labels = dict(logic.frame_labels(result.segmentation, nodes.proxy))
+    assert all(np.array_equal(labels[f], before[f]) for f in before)  # a stopped run changes nothing
+
+    params.propagateMethod = "registration"  # on the phantom "fused" keeps the damage: it lies within the band
+    ui.propagateButton.click()
+    gui.controller.quality.job.runner.wait(timeout=240)  # what the timer's polls do in Slicer
+    assert ui.propagateButton.text == "Propagate correction" and ui.propagateProgressBar.value == 100
+    labels = dict(logic.frame_labels(result.segmentation, nodes.proxy))
+    assert (labels[3][1] == 2).sum() > 0.5 * (phantom.label[3][1] == 2).sum()  # the ring came back
+    np.testing.assert_array_equal(labels[2], before[2])  # the corrected frame untouched
+    assert ui.undoPropagateButton.enabled is True
+    ui.undoPropagateButton.click()
+    labels = dict(logic.frame_labels(result.segmentation, nodes.proxy))
+    assert all(np.array_equal(labels[f], before[f]) for f in before)
+    assert ui.undoPropagateButton.enabled is False and "undone" in ui.statusLabel.text

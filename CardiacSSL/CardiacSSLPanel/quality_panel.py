@@ -117,7 +117,9 @@ class QualityPanel:
         p, logic = self.controller.parameterNode, self._logic()
         with slicer.util.tryWithErrorDisplay("Could not start the propagation."):
             corrected = self._corrected(logic, *selected)
-            request = propagate_logic.prepare(logic, *selected, corrected, model=p.model or "default", device=p.device)
+            request = propagate_logic.prepare(
+                logic, *selected, corrected, p.propagateMethod, model=p.model or "default", device=p.device
+            )
             self.job = PropagateProcess(SubprocessRunner(), python=python_executable())
             self.job.runner.progress.connect(self._onProgress)
             self.job.runner.finished.connect(self._onFinished)
