@@ -15,6 +15,7 @@ from CardiacSSLWeb.cine_panel import CinePanel
 from CardiacSSLWeb.editor_panel import EditorPanel
 from CardiacSSLWeb.finetune_panel import FinetunePanel
 from CardiacSSLWeb.page import Page
+from CardiacSSLWeb.quality_panel import QualityPanel
 from CardiacSSLWeb.results_panel import ResultsPanel
 from CardiacSSLWeb.segment_panel import SegmentPanel
 from CardiacSSLWeb.session import Session
@@ -58,6 +59,7 @@ class WebApp:
         self.segment = SegmentPanel(self.page, self.session, config, on_segmented=self._on_segmented)
         self.finetune = FinetunePanel(self.page, self.session, config, on_new_model=self._on_new_model)
         self.results = ResultsPanel(self.page, self.session, self.server)
+        self.quality = QualityPanel(self.page, self.session, on_frame_shown=self.cine.update_frame_text)
         self.cards = CardPanel(self.page)
 
         state.update(DEFAULTS)
@@ -81,8 +83,14 @@ class WebApp:
         self.server.controller.on_server_ready.add(self._on_ready)
 
     def _on_segmented(self, result) -> None:
+        self.quality.forget()  # the table and the undo were of the previous segmentation
         self.editor.activate(result.segmentation)
         self.cine.update_frame_text()
+
+    def on_stop(self) -> None:
+        """The status line's Stop: the running inference or propagation (one runs at a time)."""
+        self.segment.on_stop()
+        self.quality.on_stop()
 
     def _on_new_model(self, name: str) -> None:
         self.segment.refresh_models(select=name)

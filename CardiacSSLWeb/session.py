@@ -120,6 +120,46 @@ class Session:
         """Fine-tune from ``start`` (a ``list_start_points`` value; default: continue training ``model``)."""
         return self.finetune.start_from(start, model, self.training_set.folder, name, steps, device, extra=extra)
 
+    # --- quality flags and propagation (CardiacSSLWorkflow.qc_logic / propagate_logic) ----------
+
+    def quality_rows(self) -> list[dict]:
+        """The ranked quality table of the segmentation with the user's edits (anatomy and volume-curve
+        flags; no model run, so it is quick on the event loop)."""
+        from CardiacSSLWorkflow import qc_logic
+
+        table = qc_logic.assess(self.segment_logic, self._require_result(), self.input_node, confidence=False)
+        return qc_logic.rows(table)
+
+    def go_to(self, frame: int, slice_index: int) -> tuple[float, float, float]:
+        """Show ``frame`` and move the slice views to ``slice_index``; the RAS point they jump to."""
+        from slicer import vtkMRMLSliceNode
+
+        from CardiacSSLWorkflow import qc_logic
+
+        ras = qc_logic.go_to(self.segment_logic, self.input_node, int(frame), int(slice_index))
+        vtkMRMLSliceNode.JumpAllSlices(self.scene, *ras)
+        return ras
+
+    def propagation_request(self, method: str = "fused", model: str = "default", device: str = "auto"):
+        """A request to carry the corrected frames (those of this cine in the training set, else the frame
+        shown) to the other segmented frames: :func:`propagate_logic.compute` it off the event loop."""
+        from CardiacSSLWorkflow import propagate_logic
+        from CardiacSSLWorkflow.trainingset_logic import case_source
+
+        node = self._require_result()
+        frames = [f for f, _ in self.segment_logic.frame_labels(node, self.input_node)]
+        source = case_source(self.segment_logic.input_cine(self.input_node), self.input_node)
+        corrected = propagate_logic.corrected_frames(self.training_set.cases(), source, frames, self.current_frame())
+        return propagate_logic.prepare(self.segment_logic, node, self.input_node, corrected, method, model, device)
+
+    def set_labels(self, frames: list[int], labels_: np.ndarray) -> list[int]:
+        """Write labels into the segmentation's frames (a propagation, or its undo); the frames written."""
+        from CardiacSSLWorkflow import propagate_logic
+
+        propagate_logic.apply(self.segment_logic, self._require_result(), self.input_node, frames, labels_)
+        self.metrics = None
+        return list(frames)
+
     def compute_metrics(self) -> MetricsResult:
         previous = self.metrics
         self.metrics = MetricsLogic(self.scene).compute(

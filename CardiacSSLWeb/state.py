@@ -65,6 +65,10 @@ DEFAULTS = {
     "c_curve_svg": "",
     "c_has_metrics": False,
     "c_seg_filename": "segmentation.nii.gz",
+    "c_qc_rows": [],
+    "c_has_qc": False,
+    "c_prop_method": "fused",
+    "c_can_undo": False,
 }
 
 SEGMENTS = tuple(labels.NAMES.values())  # the segments the editor paints

@@ -18,6 +18,7 @@ from trame_slicer.app.ui import (
 
 from CardiacSSLLib.segment_frames import FRAMES_ALL, FRAMES_CURRENT, FRAMES_EDES
 from CardiacSSLWeb.editor_panel import EDITOR_TOOL
+from CardiacSSLWeb.quality_panel import PROPAGATE_METHODS
 from CardiacSSLWeb.state import SEGMENTS, TOOLS
 
 # Long model names and start points wrap instead of being cut off (in the fields and their menus).
@@ -98,6 +99,7 @@ def _panel(app) -> None:
     _training_set_section(app)
     _finetune_section(app)
     _metrics_section(app)
+    _quality_section(app)
     _download_section(app)
 
 
@@ -107,7 +109,7 @@ def _status(app) -> None:
     with html.Div(v_if=("c_busy",), classes="d-flex align-center"):
         html.Div("{{ c_busy_text }}", classes="text-caption", id="busy-text")
         v3.VSpacer()
-        v3.VBtn("Stop", v_if=("c_can_stop",), click=app.segment.on_stop, size="x-small", id="stop-btn")
+        v3.VBtn("Stop", v_if=("c_can_stop",), click=app.on_stop, size="x-small", id="stop-btn")
     v3.VAlert(
         v_if=("c_message",),
         text=("c_message",),
@@ -273,8 +275,49 @@ def _metrics_section(app) -> None:
     html.Div(v_html=("c_curve_svg",), id="volume-curve")
 
 
+def _quality_section(app) -> None:
+    _section("7. Quality flags and propagation")
+    with html.Div(classes="d-flex"):
+        v3.VBtn("Check quality", click=app.quality.on_quality, disabled=("c_busy || !c_segmented",), id="qc-btn")
+        v3.VBtn("Next to correct", click=app.quality.on_next, disabled=("!c_has_qc",), classes="ml-2", id="qc-next")
+    with html.Table(v_if=("c_has_qc",), classes="text-body-2 mt-1", id="qc-table"):
+        with html.Tr():
+            for title in ("#", "frame", "slice", "score", "flags"):
+                html.Th(title, classes="pr-2 text-left")
+        with html.Tr(
+            v_for="row in c_qc_rows.slice(0, 15)",
+            key="row.rank",
+            click=(app.quality.on_row, "[row.frame, row.slice]"),
+            style="cursor: pointer;",
+        ):
+            for key in ("rank", "frame", "slice", "score", "flags"):
+                html.Td(f"{{{{ row.{key} }}}}", classes="pr-2")
+    v3.VSelect(
+        label="Propagate by",
+        v_model=("c_prop_method",),
+        items=("c_prop_methods", list(PROPAGATE_METHODS)),
+        density="compact",
+        hide_details=True,
+        classes="mt-2",
+        id="prop-method",
+    )
+    with html.Div(classes="d-flex mt-1"):
+        v3.VBtn(
+            "Propagate correction",
+            click=app.quality.on_propagate,
+            disabled=("c_busy || !c_segmented",),
+            id="prop-btn",
+        )
+        v3.VBtn("Undo", click=app.quality.on_undo, disabled=("c_busy || !c_can_undo",), classes="ml-2", id="prop-undo")
+    html.Div(
+        "Carries the frames you added to the training set (else the frame shown) to the other frames; "
+        "those frames are never changed.",
+        classes="text-caption",
+    )
+
+
 def _download_section(app) -> None:
-    _section("7. Download")
+    _section("8. Download")
     with html.Div(classes="d-flex"):
         v3.VBtn(
             "Segmentation",

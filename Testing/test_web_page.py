@@ -126,3 +126,63 @@ def test_model_card_dialog(page, tmp_path, monkeypatch):
     state.c_ft_init = "no-such-backbone"
     cards.on_start_card()
     assert not state.c_card_open and "unknown model 'no-such-backbone'" in state.c_message
+
+
+def test_quality_panel_table_rows_propagate_stop_and_undo(page, tmp_path, monkeypatch):
+    """The panel on a real session (slicer-core): the table, a row click, a stopped and a finished
+    propagation (in a worker thread), and Undo restoring the scene."""
+    slicer = pytest.importorskip("slicer", reason="slicer-core is needed for the session")
+    import numpy as np
+
+    import CardiacSSLLib.inference as inference
+    from CardiacSSLLib.phantom import make_phantom
+    from CardiacSSLWeb.quality_panel import QualityPanel
+    from CardiacSSLWeb.session import Session
+
+    cine = make_phantom(n_frames=3, n_slices=3, size=48, seed=2)
+    monkeypatch.setattr(inference, "segment_cine", lambda model, c, frames=None, **kw: cine.label[
+        list(range(c.n_frames)) if frames is None else list(frames)].copy())  # fmt: skip
+    session = Session(slicer.vtkMRMLScene(), train_set=tmp_path / "ts")
+    session.show_cine(cine)
+    job = session.prepare_prediction("oracle", "all", "cpu", False)
+    session.add_prediction(job, Session.predict(job))
+    damaged = cine.label[2].copy()
+    damaged[1][damaged[1] == 2] = 0
+    session.set_labels([2], damaged[None])
+    shown = []
+    panel, state = QualityPanel(page, session, on_frame_shown=lambda: shown.append(session.current_frame())), page.state
+
+    asyncio.run(panel._quality())
+    assert state.c_has_qc and len(state.c_qc_rows) == 9
+    assert (state.c_qc_rows[0]["frame"], state.c_qc_rows[0]["slice"]) == (2, 1)
+    panel.on_row(1, 0)
+    assert session.current_frame() == 1 and state.c_frame == 1 and shown == [1]
+    panel.on_next()
+    assert session.current_frame() == 2 and shown == [1, 2]
+
+    session.set_frame(0)  # no training case: the frame shown is the corrected one
+    node = session.segmentation_node
+    before = dict(session.segment_logic.frame_labels(node, session.input_node))
+    state.c_prop_method, state.c_device = "registration", "cpu"
+
+    async def stopped():
+        task = asyncio.ensure_future(panel._propagate())
+        while not state.c_can_stop:
+            await asyncio.sleep(0.005)
+        panel.on_stop()
+        await task
+
+    asyncio.run(stopped())
+    assert state.c_message == "propagating stopped" and not state.c_can_undo
+    labels = dict(session.segment_logic.frame_labels(node, session.input_node))
+    assert all(np.array_equal(labels[f], before[f]) for f in before)
+
+    asyncio.run(panel._propagate())
+    assert state.c_can_undo and state.c_message.startswith("propagated from frame(s) [0] to frame(s) [")
+    labels = dict(session.segment_logic.frame_labels(node, session.input_node))
+    assert (labels[2][1] == 2).sum() > 0.5 * (cine.label[2][1] == 2).sum()
+    np.testing.assert_array_equal(labels[0], before[0])
+    panel.on_undo()
+    labels = dict(session.segment_logic.frame_labels(node, session.input_node))
+    assert all(np.array_equal(labels[f], before[f]) for f in before)
+    assert not state.c_can_undo and "undone" in state.c_message

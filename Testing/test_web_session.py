@@ -271,3 +271,47 @@ def test_finetune_start_point_select_reaches_the_worker_command(session, model, 
     page.state.update({"c_ft_init": "gone-backbone"})
     panel.refresh_inits()  # a start point no longer installed falls back to the default
     assert page.state.c_ft_init == START_SELECTED
+
+
+@pytest.fixture
+def damaged_result(session, cine, monkeypatch):
+    """The phantom segmented by an oracle, then frame 2 slice 1 damaged (its myocardium lost)."""
+    import CardiacSSLLib.inference as inference
+
+    monkeypatch.setattr(inference, "segment_cine", lambda model, c, frames=None, **kw: cine.label[
+        list(range(c.n_frames)) if frames is None else list(frames)].copy())  # fmt: skip
+    session.show_cine(cine)
+    _segment(session, "oracle")
+    damaged = cine.label[2].copy()
+    damaged[1][damaged[1] == 2] = 0
+    session.set_labels([2], damaged[None])
+    return session
+
+
+def test_quality_table_goes_to_the_damaged_slice_and_propagation_undoes(damaged_result, cine):
+    from CardiacSSLWorkflow.propagate_logic import compute
+
+    session = damaged_result
+    rows = session.quality_rows()
+    assert len(rows) == 3 * 3 and (rows[0]["frame"], rows[0]["slice"]) == (2, 1) and rows[0]["flags"]
+    red = slicer.vtkMRMLSliceNode()
+    red.SetLayoutName("Red")  # the app's view (a bare scene has none); axial
+    session.scene.AddNode(red)
+    ras = session.go_to(2, 1)
+    assert session.current_frame() == 2 and red.GetSliceOffset() == pytest.approx(ras[2])
+
+    session.set_frame(0)
+    session.add_to_training_set("current")  # frame 0 is the corrected one
+    session.set_frame(1)  # not the frame shown: the training set says which frame was corrected
+    node = session.segmentation_node
+    before = dict(session.segment_logic.frame_labels(node, session.input_node))
+    request = session.propagation_request("registration", device="cpu")
+    assert request.corrected == [0]
+    proposal = compute(request)
+    session.set_labels(proposal.frames, proposal.after)
+    after = dict(session.segment_logic.frame_labels(node, session.input_node))
+    assert (after[2][1] == 2).sum() > 0.5 * (cine.label[2][1] == 2).sum()  # the ring came back
+    np.testing.assert_array_equal(after[0], before[0])  # the corrected frame untouched
+    session.set_labels(proposal.frames, proposal.before)  # undo
+    undone = dict(session.segment_logic.frame_labels(node, session.input_node))
+    assert all(np.array_equal(undone[f], before[f]) for f in before)

@@ -1,0 +1,115 @@
+"""Panel: the ranked quality table (a row click shows its frame and slice) and Propagate / Undo.
+
+The table and the scene changes run on the event loop (MRML); the propagation itself
+(:func:`CardiacSSLWorkflow.propagate_logic.compute`, no MRML) runs in a worker thread with
+progress and Stop, and only a finished run changes the segmentation; Undo writes back what it replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from CardiacSSLWeb.jobs import in_thread
+from CardiacSSLWeb.page import Page
+from CardiacSSLWeb.session import Session
+
+PROPAGATE_METHODS = ("fused", "registration", "adapt")  # CardiacSSLWorkflow.propagate_logic.METHODS
+
+
+class QualityPanel:
+    def __init__(self, page: Page, session: Session, on_frame_shown) -> None:
+        self.page, self.session = page, session
+        self.state = page.state
+        self.on_frame_shown = on_frame_shown  # called after a jump (the frame slider and text follow)
+        self._stop = None  # CancelToken of the running propagation
+        self.undo = None  # (frames, labels) the last propagation replaced
+
+    def forget(self) -> None:
+        """A new cine or segmentation: the table and the undo no longer apply."""
+        self.undo = None
+        self.state.update({"c_qc_rows": [], "c_has_qc": False, "c_can_undo": False})
+
+    def on_quality(self) -> None:
+        self.page.background(self._quality())
+
+    async def _quality(self) -> None:
+        async with self.page.task("checking quality") as ok:
+            if not ok:
+                return
+            rows = self.session.quality_rows()
+            keys = ("rank", "frame", "slice", "score", "flags")
+            self.state.c_qc_rows = [{k: r[k] for k in keys} for r in rows]
+            self.state.c_has_qc = True
+            flagged = sum(1 for r in rows if r["flags"])
+            self.page.message(f"{flagged} of {len(rows)} slice(s) flagged; click a row to go there", "success")
+
+    def on_row(self, frame: int, slice_index: int) -> None:
+        """Show a row's frame and slice (also "next to correct": the first row)."""
+        done = self.page.guarded("going to the slice", self.session.go_to, frame, slice_index)
+        if done is not None:
+            self.state.c_frame = int(frame)
+            self.on_frame_shown()
+            self.page.message(f"frame {frame}, slice {slice_index}", "info")
+
+    def on_next(self) -> None:
+        rows = self.state.c_qc_rows
+        if rows:
+            self.on_row(rows[0]["frame"], rows[0]["slice"])
+
+    def on_propagate(self) -> None:
+        self.page.background(self._propagate())
+
+    async def _propagate(self) -> None:
+        async with self.page.task("propagating") as ok:
+            if not ok:
+                return
+            request = self.session.propagation_request(
+                self.state.c_prop_method, self.state.c_model or "default", self.state.c_device
+            )
+            self.state.c_busy_text = f"propagating from corrected frame(s) {request.corrected}"
+            self.state.flush()
+            proposal = await self._compute(request)
+            self.session.set_labels(proposal.frames, proposal.after)
+            self.undo = (proposal.frames, proposal.before)
+            self.state.update({"c_can_undo": True, "c_has_metrics": False, "c_has_qc": False, "c_qc_rows": []})
+            self.page.message(
+                f"propagated from frame(s) {proposal.corrected} to frame(s) {proposal.changed}; Undo puts them back",
+                "success",
+            )
+
+    async def _compute(self, request):
+        from CardiacSSLLib.progress import CancelToken, Progress
+        from CardiacSSLWorkflow.propagate_logic import compute
+
+        self._stop = CancelToken()
+        done = [0, 0]  # written by the worker thread, read here
+
+        def on_step(event: dict) -> None:
+            done[:] = [event["step"], event["total"]]
+
+        progress = Progress(total=0, show_bar=False, callback=on_step)
+        task = asyncio.ensure_future(in_thread(compute, request, progress, self._stop))
+        self.state.c_can_stop = True
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=0.5)
+                if done[1]:
+                    self.state.c_busy_text = f"propagating: step {done[0]}/{done[1]}"
+                    self.state.flush()
+            return task.result()
+        finally:
+            self.state.c_can_stop = False
+
+    def on_stop(self) -> None:
+        if self._stop is not None:
+            self._stop.cancel()
+            self.state.c_busy_text = "stopping..."
+
+    def on_undo(self) -> None:
+        if self.undo is None:
+            return
+        frames, before = self.undo
+        if self.page.guarded("undoing the propagation", self.session.set_labels, frames, before) is not None:
+            self.undo = None
+            self.state.update({"c_can_undo": False, "c_has_metrics": False, "c_has_qc": False, "c_qc_rows": []})
+            self.page.message("propagation undone: the previous labels are back", "success")
