@@ -431,8 +431,12 @@ def test_quality_table_goes_to_slices_and_propagation_undoes(gui, monkeypatch, t
     labels = dict(logic.frame_labels(result.segmentation, nodes.proxy))
     assert (labels[3][1] == 2).sum() > 0.5 * (phantom.label[3][1] == 2).sum()  # the ring came back
     np.testing.assert_array_equal(labels[2], before[2])  # the corrected frame untouched
-    assert ui.undoPropagateButton.enabled is True
+    assert ui.undoPropagateButton.enabled is True and ui.qualityTable.row_count == 0  # the table was stale
     ui.undoPropagateButton.click()
     labels = dict(logic.frame_labels(result.segmentation, nodes.proxy))
     assert all(np.array_equal(labels[f], before[f]) for f in before)
     assert ui.undoPropagateButton.enabled is False and "undone" in ui.statusLabel.text
+    gui.controller.quality.undo = (slicer.vtkMRMLSegmentationNode(), nodes.proxy, [3], damaged[None])
+    with pytest.raises(Exception, match="removed"):  # a segmentation no longer in the scene: refused, shown
+        ui.undoPropagateButton.click()
+    assert "removed" in gui.dialogs.errors[-1] and gui.controller.quality.undo is None

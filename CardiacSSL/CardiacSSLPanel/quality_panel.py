@@ -13,6 +13,7 @@ import logging
 import qt
 import slicer
 
+from CardiacSSLLib.errors import InputError
 from CardiacSSLWorkflow.finetune_runner import RunResult, SubprocessRunner, python_executable
 
 logger = logging.getLogger(__name__)
@@ -155,6 +156,8 @@ class QualityPanel:
             return
         self.undo = (segmentation, input_node, proposal.frames, proposal.before)
         self.ui.undoPropagateButton.enabled = True
+        self.rows = []  # the table described the labels before the propagation
+        self._fillTable()
         self.ui.propagateProgressBar.setValue(100)
         self.controller._status(f"Propagated from frame(s) {proposal.corrected} to frame(s) {proposal.changed}")
 
@@ -166,6 +169,10 @@ class QualityPanel:
             return
         segmentation, input_node, frames, before = self.undo
         with slicer.util.tryWithErrorDisplay("Could not undo the propagation."):
+            if segmentation.GetScene() is None or input_node.GetScene() is None:
+                self.undo = None
+                self.ui.undoPropagateButton.enabled = False
+                raise InputError("the propagated segmentation or its input was removed: nothing to undo")
             propagate_logic.apply(self._logic(), segmentation, input_node, frames, before)
             self.undo = None
             self.ui.undoPropagateButton.enabled = False
