@@ -59,8 +59,9 @@ def naive_main(cine_path: str, out: str, model: str) -> None:
     write_segmentation(label, cine, Path(out) / "segmentation.nii.gz")
 
 
-def run_ours(cine: Path, out: Path, model: str) -> dict[str, float]:
+def run_ours(cine: Path, out: Path, model: str, precision: str) -> dict[str, float]:
     cmd = [sys.executable, "-m", "CardiacSSLLib.cli", "segment", str(cine), "--out", str(out), "--model", model]
+    cmd += ["--precision", precision]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd + ["--json-progress", "--overwrite"], capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - t0
@@ -105,13 +106,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="default")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--precision", default="auto", help="ours: auto (bf16 where native), fp32 or bf16")
     ap.add_argument("--cine", nargs="*", help="cines to time (default: a Sunnybrook DICOM study and the phantom)")
     args = ap.parse_args()
     import torch
 
     print(
         f"cpu {platform.processor() or platform.machine()}, cores {os.cpu_count()}, torch {torch.__version__}, "
-        f"threads {torch.get_num_threads()}, model {args.model}, median of {args.repeat} (fresh processes)"
+        f"threads {torch.get_num_threads()}, model {args.model}, precision {args.precision}, "
+        f"median of {args.repeat} (fresh processes)"
     )
     with tempfile.TemporaryDirectory() as tmp:
         cines = [Path(c) for c in args.cine] if args.cine else [SUNNYBROOK, phantom_cine(Path(tmp))]
@@ -120,8 +123,8 @@ def main() -> None:
             name, n_slices = describe(cine)
             ours, naive = [], []
             for i in range(args.repeat):
-                ours.append(run_ours(cine, Path(tmp) / f"ours{i}", args.model))
-                naive.append(run_naive(cine, Path(tmp) / f"naive{i}", args.model))
+                ours.append(run_ours(cine, Path(tmp) / f"{cine.name}.out" / f"ours{i}", args.model, args.precision))
+                naive.append(run_naive(cine, Path(tmp) / f"{cine.name}.out" / f"naive{i}", args.model))
             med = {s: statistics.median(r[s] for r in ours) for s in (*STAGES, "total")}
             mn = statistics.median(naive)
             stages = " ".join(f"{med[s]:11.2f}" for s in STAGES)
