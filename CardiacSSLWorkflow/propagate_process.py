@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from CardiacSSLLib.errors import InputError
-from CardiacSSLWorkflow.finetune_logic import worker_env
-from CardiacSSLWorkflow.finetune_runner import ProcessRunner, RunResult, RunState, SubprocessRunner, python_executable
+from CardiacSSLWorkflow.finetune_runner import ProcessRunner, RunResult
 from CardiacSSLWorkflow.propagate_logic import PropagationProposal, PropagationRequest
 from CardiacSSLWorkflow.segment_worker import (
     WorkerPrediction,
@@ -30,6 +26,7 @@ from CardiacSSLWorkflow.segment_worker import (
     write_prediction,
     write_request,
 )
+from CardiacSSLWorkflow.worker_job import WorkerJob
 
 LABELS_FILE = "labels.npz"
 
@@ -55,26 +52,21 @@ def propagate_command(folder: str | Path, python: str) -> list[str]:
     return [python, "-m", "CardiacSSLWorkflow.propagate_process", str(folder), "--json-progress"]
 
 
-class PropagateProcess:
+class PropagateProcess(WorkerJob):
     """``start(request)`` -> the runner reports progress -> ``finish(result)`` gives the proposal (or None)."""
 
+    what = "Propagation"
+
     def __init__(self, runner: ProcessRunner | None = None, python: str | None = None) -> None:
-        self.runner = runner or SubprocessRunner()
-        self.python = python or python_executable()
+        super().__init__(runner, python)
         self.request: PropagationRequest | None = None
-        self._folder: Path | None = None
 
     def start(self, request: PropagationRequest) -> None:
-        if self.runner.is_running():
-            raise InputError("a propagation is already running: wait for it or stop it")
-        self._cleanup()
-        self._folder = Path(tempfile.mkdtemp(prefix="cardiacssl-propagate-"))
-        write_job(self._folder, request)
-        self.request = request
-        self.runner.start(propagate_command(self._folder, self.python), env=worker_env())
+        def write(folder: Path) -> None:
+            write_job(folder, request)
+            self.request = request
 
-    def cancel(self) -> None:
-        self.runner.cancel()
+        self._launch(write, propagate_command)
 
     def finish(self, result: RunResult) -> PropagationProposal | None:
         """The proposal of a successful run; None (nothing to apply) otherwise."""
@@ -86,24 +78,6 @@ class PropagateProcess:
             return PropagationProposal(request.frames, request.labels.copy(), found.label, request.corrected)
         finally:
             self._cleanup()
-
-    def run(self, request: PropagationRequest, timeout: float | None = None):
-        """Blocking :meth:`start` + wait + :meth:`finish` (scripts, tests)."""
-        self.start(request)
-        result = self.runner.wait(timeout=timeout)
-        return result, self.finish(result)
-
-    @staticmethod
-    def summary(result: RunResult) -> str:
-        if result.state is RunState.CANCELLED:
-            return "Propagation stopped; the scene is unchanged."
-        last = result.message.strip().splitlines()[-1] if result.message.strip() else ""
-        return f"Propagation failed ({result.state.value}, exit code {result.returncode}): {last}"
-
-    def _cleanup(self) -> None:
-        if self._folder is not None:
-            shutil.rmtree(self._folder, ignore_errors=True)
-            self._folder = None
 
 
 def run(folder: Path, json_progress: bool) -> int:
