@@ -21,6 +21,29 @@ async def in_thread(fn: Callable, *args, **kwargs):
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
+async def in_thread_with_progress(state, fn: Callable, args: tuple, cancel, busy_text: Callable[[int, int], str]):
+    """``fn(*args, progress, cancel)`` in a worker thread, steps shown as ``busy_text(step, total)``; Stop offered."""
+    from CardiacSSLLib.progress import Progress
+
+    done = [0, 0]  # written by the worker thread, read here
+
+    def on_step(event: dict) -> None:
+        done[:] = [event["step"], event["total"]]
+
+    progress = Progress(total=0, show_bar=False, callback=on_step)
+    task = asyncio.ensure_future(in_thread(fn, *args, progress, cancel))
+    state.c_can_stop = True
+    try:
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.5)
+            if done[1]:
+                state.c_busy_text = busy_text(*done)
+                state.flush()
+        return task.result()
+    finally:
+        state.c_can_stop = False
+
+
 @dataclass
 class FinetuneProgress:
     """What the page shows of a fine-tuning run, updated from the worker's JSON events."""

@@ -7,9 +7,7 @@ progress and Stop, and only a finished run changes the segmentation; Undo writes
 
 from __future__ import annotations
 
-import asyncio
-
-from CardiacSSLWeb.jobs import in_thread
+from CardiacSSLWeb.jobs import in_thread_with_progress
 from CardiacSSLWeb.page import Page
 from CardiacSSLWeb.session import Session
 
@@ -78,27 +76,13 @@ class QualityPanel:
             )
 
     async def _compute(self, request):
-        from CardiacSSLLib.progress import CancelToken, Progress
+        from CardiacSSLLib.progress import CancelToken
         from CardiacSSLWorkflow.propagate_logic import compute
 
         self._stop = CancelToken()
-        done = [0, 0]  # written by the worker thread, read here
-
-        def on_step(event: dict) -> None:
-            done[:] = [event["step"], event["total"]]
-
-        progress = Progress(total=0, show_bar=False, callback=on_step)
-        task = asyncio.ensure_future(in_thread(compute, request, progress, self._stop))
-        self.state.c_can_stop = True
-        try:
-            while not task.done():
-                await asyncio.wait({task}, timeout=0.5)
-                if done[1]:
-                    self.state.c_busy_text = f"propagating: step {done[0]}/{done[1]}"
-                    self.state.flush()
-            return task.result()
-        finally:
-            self.state.c_can_stop = False
+        return await in_thread_with_progress(
+            self.state, compute, (request,), self._stop, lambda step, total: f"propagating: step {step}/{total}"
+        )
 
     def on_stop(self) -> None:
         if self._stop is not None:

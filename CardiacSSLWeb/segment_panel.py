@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from pathlib import Path
 
 from CardiacSSLLib.errors import OutputExistsError
-from CardiacSSLWeb.jobs import in_thread
+from CardiacSSLWeb.jobs import in_thread_with_progress
 from CardiacSSLWeb.page import Page
 from CardiacSSLWeb.session import Session
 from CardiacSSLWeb.state import WebConfig
@@ -72,26 +71,16 @@ class SegmentPanel:
 
     async def _predict(self, job):
         """Inference in a worker thread; its progress is shown and Stop is offered meanwhile."""
-        from CardiacSSLLib.progress import CancelToken, Progress
+        from CardiacSSLLib.progress import CancelToken
 
         self._stop = CancelToken()
-        done = [0, 0]  # written by the worker thread, read here
-
-        def on_step(event: dict) -> None:
-            done[:] = [event["step"], event["total"]]
-
-        progress = Progress(total=0, show_bar=False, callback=on_step)
-        task = asyncio.ensure_future(in_thread(Session.predict, job, progress, self._stop))
-        self.state.c_can_stop = True
-        try:
-            while not task.done():
-                await asyncio.wait({task}, timeout=0.5)
-                if done[1]:
-                    self.state.c_busy_text = f"segmenting {len(job.frames)} frame(s): batch {done[0]}/{done[1]}"
-                    self.state.flush()
-            return task.result()
-        finally:
-            self.state.c_can_stop = False
+        return await in_thread_with_progress(
+            self.state,
+            Session.predict,
+            (job,),
+            self._stop,
+            lambda step, total: f"segmenting {len(job.frames)} frame(s): batch {step}/{total}",
+        )
 
     def on_stop(self) -> None:
         if self._stop is not None:
