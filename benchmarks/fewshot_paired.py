@@ -40,6 +40,11 @@ def run_one(out: Path, acdc: str, init: str | None, n: int, draw: int, args) -> 
     if init and init.startswith("semi:"):  # a semi-supervised path, e.g. semi:mean_teacher[+backbone]
         method, _, backbone = init[len("semi:") :].partition("+")
         cmd += ["--semi", method] + (["--init", backbone] if backbone else [])
+        # self-training's teacher is plain fine-tuning from the same start, patients and seed:
+        # that cell, when already run (deterministic, so identical to training it again)
+        teacher = out.parent / (backbone or "scratch").replace("/", "_") / "model.safetensors"
+        if method == "self_training" and teacher.exists():
+            cmd += ["--teacher", str(teacher)]
     elif init:
         cmd += ["--init", init]
     out.mkdir(parents=True, exist_ok=True)

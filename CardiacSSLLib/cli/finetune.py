@@ -51,8 +51,25 @@ def add_parser(sub) -> None:
     p.add_argument("--linear-probe", action="store_true", help="train only the output layer on a frozen --init")
     p.add_argument(
         "--semi",
-        choices=["mean_teacher", "cps"],
-        help="semi-supervised: also learn from unlabelled frames (--unlabelled) with a Mean Teacher or CPS",
+        choices=["self_training", "mean_teacher", "cps"],
+        help="semi-supervised: also learn from unlabelled frames (--unlabelled): self_training (a teacher "
+        "fine-tuned as usual pseudo-labels them, a student learns from both), a Mean Teacher or CPS",
+    )
+    p.add_argument(
+        "--teacher",
+        help="self_training: a model already fine-tuned on the same labelled data and seed (skips training one)",
+    )
+    p.add_argument(
+        "--min-agreement",
+        type=float,
+        default=0.9,
+        help="self_training: keep a pseudo-labelled frame when the teacher's flipped predictions agree this much",
+    )
+    p.add_argument(
+        "--labelled-share",
+        type=float,
+        default=0.5,
+        help="self_training: share of each batch drawn from the labelled slices (the rest pseudo-labelled)",
     )
     p.add_argument(
         "--unlabelled",
@@ -114,6 +131,7 @@ def config_from_args(args: argparse.Namespace):
         linear_probe=args.linear_probe,
         overwrite=args.overwrite,
         resume=args.resume,
+        labelled_share=getattr(args, "labelled_share", 0.5),
     )
 
 
@@ -149,9 +167,20 @@ def semi_config(args: argparse.Namespace, cfg):
 def train(args: argparse.Namespace, cfg, progress, cancel) -> Path:
     """Supervised fine-tuning, or the semi-supervised run ``--semi`` names (same labelled slices)."""
     from CardiacSSLLib.engine.finetune import collect_data, finetune
+    from CardiacSSLLib.errors import InputError
 
+    if getattr(args, "teacher", None) and getattr(args, "semi", None) != "self_training":
+        raise InputError("--teacher is for --semi self_training")
     if not getattr(args, "semi", None):
         return finetune(cfg, progress=progress, cancel=cancel)
+    if args.semi == "self_training":
+        from CardiacSSLLib.engine.self_training import SelfTrainingConfig, self_train
+
+        if args.resume or args.linear_probe:
+            raise InputError("--semi runs cannot --resume or --linear-probe")
+        unlabelled = args.unlabelled or ([f"acdc:{args.acdc}:train"] if args.acdc else [])
+        st = SelfTrainingConfig(unlabelled=unlabelled, teacher=args.teacher, min_agreement=args.min_agreement)
+        return self_train(cfg, st, progress=progress, cancel=cancel)
     from CardiacSSLLib.engine.semisupervised import train_semisupervised
 
     semi = semi_config(args, cfg)

@@ -58,6 +58,7 @@ class FinetuneConfig:
     resume: bool = False
     num_workers: int = 0
     amp: bool = True
+    labelled_share: float = 0.5  # of sampled slices when extra (pseudo-labelled) slices are given
 
 
 def seed_everything(seed: int) -> None:
@@ -218,9 +219,24 @@ def _loss(cfg: FinetuneConfig):
     return DeepSupervisionLoss(loss_fn, weight_mode="exp") if cfg.deep_supervision else loss_fn
 
 
-def _loader(cfg: FinetuneConfig, train_slices: list):
-    """The augmented training slices and a seeded sampler of ``steps x batch_size`` draws."""
-    from torch.utils.data import DataLoader, RandomSampler
+def _sampler(cfg: FinetuneConfig, n_labelled: int, n_extra: int, gen: torch.Generator):
+    """Uniform draws over the labelled slices; with extra slices, ``labelled_share`` of the draws
+    are labelled (a few manual slices would otherwise drown among many pseudo-labelled ones)."""
+    from torch.utils.data import RandomSampler, WeightedRandomSampler
+
+    n = cfg.steps * cfg.batch_size
+    if not n_extra:
+        return RandomSampler(range(n_labelled), replacement=True, num_samples=n, generator=gen)
+    if not 0.0 < cfg.labelled_share <= 1.0:
+        raise InputError(f"labelled_share must be in (0, 1], got {cfg.labelled_share}")
+    weights = [cfg.labelled_share / n_labelled] * n_labelled + [(1 - cfg.labelled_share) / n_extra] * n_extra
+    return WeightedRandomSampler(weights, num_samples=n, replacement=True, generator=gen)
+
+
+def _loader(cfg: FinetuneConfig, train_slices: list, extra_slices: list | None = None):
+    """The augmented training slices (labelled first, then ``extra_slices``) and a seeded sampler
+    of ``steps x batch_size`` draws."""
+    from torch.utils.data import DataLoader
 
     from CardiacSSLLib.engine.augment import training_transforms
     from CardiacSSLLib.engine.data import LabelledSlices
@@ -229,9 +245,10 @@ def _loader(cfg: FinetuneConfig, train_slices: list):
     # MONAI's random transforms share one class-level RandomState seeded from the OS
     # unless told otherwise: without this the same seed gives different runs
     transform.set_random_state(seed=cfg.seed)
-    dataset = LabelledSlices(train_slices, transform)
+    extra = list(extra_slices or [])
+    dataset = LabelledSlices(list(train_slices) + extra, transform)
     gen = torch.Generator().manual_seed(cfg.seed)
-    sampler = RandomSampler(dataset, replacement=True, num_samples=cfg.steps * cfg.batch_size, generator=gen)
+    sampler = _sampler(cfg, len(train_slices), len(extra), gen)
     loader = DataLoader(
         dataset,
         batch_size=cfg.batch_size,
@@ -296,8 +313,18 @@ def _train(cfg, net, opt, loader, val_cines, model_cfg, device, start, best: _Be
         progress.close()
 
 
-def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: CancelToken | None = None) -> Path:
-    """Train; returns the model checkpoint stem ``<out>/model``. Raises Cancelled on cancel."""
+def finetune(
+    cfg: FinetuneConfig,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+    extra_slices: list | None = None,
+    extra_info: dict | None = None,
+) -> Path:
+    """Train; returns the model checkpoint stem ``<out>/model``. Raises Cancelled on cancel.
+
+    ``extra_slices``: more training slices (e.g. pseudo-labelled ones from ``engine.self_training``),
+    drawn for ``1 - labelled_share`` of the samples; ``extra_info`` is recorded in the model card.
+    """
     from CardiacSSLLib.checkpoint import save_checkpoint
     from CardiacSSLLib.device import resolve_device
     from CardiacSSLLib.metrics.output import ensure_writable_dir
@@ -322,7 +349,7 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
         **{k: v for k, v in init_info.items() if k != "loaded_keys"},
     }
     opt = _optimizer(cfg, net, pretrained)
-    dataset, loader = _loader(cfg, train_slices)
+    dataset, loader = _loader(cfg, train_slices, extra_slices)
 
     resume_dir = out / ".resume"
     start, best = 0, _Best()
@@ -335,7 +362,8 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
     progress.event(
         "start",
         steps=cfg.steps,
-        train_slices=len(dataset),
+        train_slices=len(train_slices),
+        extra_slices=len(extra_slices or []),
         val_cases=len(val_cines),
         device=str(device),
         init=init_info.get("init"),
@@ -350,9 +378,11 @@ def finetune(cfg: FinetuneConfig, progress: Progress | None = None, cancel: Canc
             "training": {
                 **asdict(cfg),
                 "features": list(cfg.features),
-                "train_slices": len(dataset),
+                "train_slices": len(train_slices),
+                "extra_slices": len(extra_slices or []),
                 "val_cases": len(val_cines),
             },
+            **(extra_info or {}),
             **run.fields(),
         }
     )
