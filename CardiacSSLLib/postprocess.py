@@ -4,7 +4,7 @@ Each step fixes one way a network's output can be anatomically impossible. A mod
 config names its steps (``"postprocess": {"steps": [...]}``, chosen on the ACDC
 validation split with ``benchmarks/postprocess_ablation.py``: kept only where Dice does
 not drop and LV-mass bias improves); models without one get :data:`DEFAULT_STEPS`. All
-steps are per slice (short-axis anatomy is 2D), except the 3D largest-component step.
+steps are per slice (short-axis anatomy is 2D), except the 3D component steps.
 """
 
 from __future__ import annotations
@@ -26,6 +26,73 @@ def largest_components(label: np.ndarray, structures: Sequence[int] = (LV, MYO, 
         return label
     cc = KeepLargestConnectedComponent(applied_labels=present, is_onehot=False, independent=True, connectivity=3)
     return np.asarray(cc(torch.from_numpy(label[None].astype(np.int64)))[0]).astype(np.uint8)
+
+
+def _components(mask: np.ndarray) -> tuple[np.ndarray, list[tuple[slice, ...]]]:
+    """3D components (26-connected, as MONAI's ``connectivity=3``) and their bounding boxes."""
+    from scipy.ndimage import find_objects, label
+
+    comps, _ = label(mask, structure=np.ones((3, 3, 3)))
+    return comps, find_objects(comps)
+
+
+def _grow(box: tuple[slice, ...], shape: tuple[int, ...], by: int = 1) -> tuple[slice, ...]:
+    return tuple(slice(max(b.start - by, 0), min(b.stop + by, n)) for b, n in zip(box, shape, strict=True))
+
+
+def _enclosure(comp: np.ndarray, label: np.ndarray, by: int) -> float:
+    """Share of the in-plane border of ``comp`` (one pixel around it on each slice) labelled ``by``."""
+    from scipy.ndimage import binary_dilation
+
+    ring = binary_dilation(comp, structure=np.array([np.zeros((3, 3)), np.ones((3, 3)), np.zeros((3, 3))])) & ~comp
+    return float((label[ring] == by).mean()) if ring.any() else 0.0
+
+
+def _pick(label: np.ndarray, structure: int, score) -> np.ndarray | None:
+    """The mask of the component of ``structure`` with the highest ``score(component_mask, box)``
+    (a tuple, compared in order: an anatomical criterion first, then size); None when absent."""
+    comps, boxes = _components(label == structure)
+    best, best_score = None, None
+    for i, box in enumerate(boxes, start=1):
+        if box is None:
+            continue
+        grown = _grow(box, label.shape)
+        s = score(comps[grown] == i, grown)
+        if best_score is None or s > best_score:
+            best, best_score = (i, grown), s
+    if best is None:
+        return None
+    i, grown = best
+    keep = np.zeros(label.shape, bool)
+    keep[grown] = comps[grown] == i
+    return keep
+
+
+def _touch(mask: np.ndarray, grown: tuple[slice, ...], anchor: np.ndarray | None) -> bool:
+    from scipy.ndimage import binary_dilation
+
+    return anchor is not None and bool((binary_dilation(mask, structure=np.ones((3, 3, 3))) & anchor[grown]).any())
+
+
+def anchored_components(label: np.ndarray) -> np.ndarray:
+    """One 3D component per structure, chosen by anatomy rather than size alone.
+
+    LV: the cavity component with the largest size x (share of its border that is myocardium)^2,
+    so a bigger false blob elsewhere (stomach, a mislabelled RV) loses to the ring-enclosed cavity;
+    MYO: the largest component touching that cavity; RV: the largest component touching the
+    myocardium (or the cavity). Each falls back on the largest component when nothing anchors it.
+    With a plausible prediction this is :func:`largest_components`; with a weak one (few-shot
+    models, unfamiliar scanners) it keeps the heart instead of the biggest mistake.
+    """
+    lv = _pick(label, LV, lambda m, g: (float(m.sum()) * _enclosure(m, label[g], MYO) ** 2, float(m.sum())))
+    myo = _pick(label, MYO, lambda m, g: (_touch(m, g, lv), float(m.sum())))
+    anchor = myo if myo is not None else lv
+    rv = _pick(label, RV, lambda m, g: (_touch(m, g, anchor), float(m.sum())))
+    out = label.copy()
+    for structure, keep in ((LV, lv), (MYO, myo), (RV, rv)):
+        if keep is not None:
+            out[(label == structure) & ~keep] = 0
+    return out
 
 
 def papillary_to_cavity(label: np.ndarray) -> np.ndarray:
@@ -94,12 +161,13 @@ def rv_touching_septum(label: np.ndarray) -> np.ndarray:
 
 STEPS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "largest_components": largest_components,
+    "anchored_components": anchored_components,
     "papillary_to_cavity": papillary_to_cavity,
     "fill_cavity_holes": fill_cavity_holes,
     "myo_touching_cavity": myo_touching_cavity,
     "rv_touching_septum": rv_touching_septum,
 }
-DEFAULT_STEPS: tuple[str, ...] = ("largest_components",)
+DEFAULT_STEPS: tuple[str, ...] = ("anchored_components",)
 
 
 def clean_up(label: np.ndarray, steps: Sequence[str] = DEFAULT_STEPS) -> np.ndarray:

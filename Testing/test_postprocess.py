@@ -79,3 +79,38 @@ def test_clean_up_on_the_label_box_equals_the_whole_field_of_view():
         full = STEPS[name](full)
     boxed = clean_up(s, list(STEPS))
     assert (boxed == full).all() and (boxed != s).any()
+
+
+def _heart_and_false_blob() -> np.ndarray:
+    """Three ring slices (LV inside MYO, RV beside) and, on other rows, a larger 'LV' blob that
+    touches only background and a sliver of 'MYO': the mistake a weak model makes on the stomach."""
+    s = np.zeros((3, 128, 64), np.uint8)
+    for z in range(3):
+        s[z, :64] = _ring_slice()
+        s[z, 80:110, 10:50] = LV  # 1200 px per slice: larger than the cavity (~250)
+        s[z, 80:110, 50:52] = MYO
+    return s
+
+
+def test_anchored_components_keep_the_enclosed_cavity_not_the_largest_blob():
+    from CardiacSSLLib.postprocess import anchored_components, largest_components
+
+    s = _heart_and_false_blob()
+    assert (largest_components(s)[:, :64] == LV).sum() == 0  # the plain rule keeps the blob
+    out = anchored_components(s)
+    assert (out[:, :64] == s[:, :64]).all()  # the heart is untouched
+    assert not out[:, 64:].any()  # the blob and its sliver of 'myocardium' are gone
+
+
+def test_anchored_components_equal_largest_components_on_a_plausible_prediction():
+    from CardiacSSLLib.postprocess import anchored_components, largest_components
+
+    rng = np.random.default_rng(5)
+    s = np.stack([_ring_slice() for _ in range(4)])
+    for structure in (LV, MYO, RV):  # small stray pieces of every structure
+        z, y, x = rng.integers(0, 4), rng.integers(0, 60), rng.integers(58, 62)
+        s[z, y : y + 2, x : x + 2] = structure
+    assert (anchored_components(s) != s).any()
+    assert (anchored_components(s) == largest_components(s)).all()
+    only_rv = np.where(s == RV, RV, 0).astype(np.uint8)  # nothing to anchor on: the largest piece
+    assert (anchored_components(only_rv) == largest_components(only_rv)).all()

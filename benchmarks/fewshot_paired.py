@@ -28,10 +28,26 @@ STRUCTURES = ("LV", "MYO", "RV", "mean")
 
 
 def run_one(out: Path, acdc: str, init: str | None, n: int, draw: int, args) -> dict:
-    """Fine-tune one (start, n, draw) cell and score it; cached in ``out/result.json``."""
+    """Fine-tune one (start, n, draw) cell and score it; cached in ``out/model.*`` and ``out/result.json``.
+
+    A cached score is reused only when it was made with today's default clean-up steps (models
+    fine-tuned here name none, so they get ``postprocess.DEFAULT_STEPS``); otherwise the cached
+    model is scored again, without training it again.
+    """
+    from CardiacSSLLib.postprocess import DEFAULT_STEPS
+
     result = out / "result.json"
     if result.exists():
-        return json.loads(result.read_text())
+        record = json.loads(result.read_text())
+        if record.get("cleanup") == list(DEFAULT_STEPS):
+            return record
+    if not (out / "model.json").exists():
+        train_cell(out, acdc, init, n, draw, args)
+    return score_cell(out, acdc, init, n, draw, args)
+
+
+def train_cell(out: Path, acdc: str, init: str | None, n: int, draw: int, args) -> None:
+    """Fine-tune one cell through the command line users run."""
     cmd = [sys.executable, "-m", "CardiacSSLLib.cli", "finetune", "--acdc", acdc, "--acdc-patients", str(n)]
     cmd += ["--acdc-val", "none", "--steps", str(args.steps), "--seed", str(draw), "--out", str(out)]
     cmd += ["--patch-size", str(args.patch_size), "--device", args.device, "--overwrite", "--json-progress"]
@@ -50,14 +66,20 @@ def run_one(out: Path, acdc: str, init: str | None, n: int, draw: int, args) -> 
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "train.log", "w") as log:
         subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def score_cell(out: Path, acdc: str, init: str | None, n: int, draw: int, args) -> dict:
+    """3D Dice per structure on the scoring split, with the clean-up steps recorded."""
     from CardiacSSLLib.evaluation import evaluate_acdc
+    from CardiacSSLLib.postprocess import DEFAULT_STEPS
 
     r = evaluate_acdc(str(out / "model.safetensors"), acdc, args.split, device=args.device, limit=args.limit)
     dice = {k: v["dice"]["mean"] for k, v in r["summary"]["structures"].items()}
     dice["mean"] = r["summary"]["mean"]["dice"]
     patients = json.loads((out / "model.json").read_text())["training"]["acdc_train"]
     record = {"init": init or "scratch", "n": n, "draw": draw, "patients": patients, "dice": dice}
-    result.write_text(json.dumps(record, indent=1))
+    record["cleanup"] = list(DEFAULT_STEPS)
+    (out / "result.json").write_text(json.dumps(record, indent=1))
     return record
 
 

@@ -19,6 +19,8 @@ VARIANTS = {
     "none": [],
     "largest": ["largest_components"],
     "largest+papillary": ["largest_components", "papillary_to_cavity"],
+    "anchored": ["anchored_components"],
+    "anchored+papillary": ["anchored_components", "papillary_to_cavity"],
     "largest+holes": ["largest_components", "fill_cavity_holes"],
     "largest+myo_touch": ["myo_touching_cavity", "largest_components"],
     "largest+rv_touch": ["rv_touching_septum", "largest_components"],
