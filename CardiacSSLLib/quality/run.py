@@ -31,7 +31,6 @@ def assess_cine(
     ``progress`` gets one step per model run (segmenting, each flipped pass) and one for the table.
     """
     from CardiacSSLLib.errors import InputError
-    from CardiacSSLLib.inference import segment_cine
     from CardiacSSLLib.quality.confidence import FLIP_AXES, flip_disagreement, flipped_predictions
 
     frames = list(range(cine.n_frames)) if frames is None else [int(f) for f in frames]
@@ -41,6 +40,8 @@ def assess_cine(
     if progress is not None:
         progress.total = (labels is None) + (len(FLIP_AXES) if confidence else 0) + 1
     if labels is None:
+        from CardiacSSLLib.inference import segment_cine  # torch: only when the model runs
+
         labels = segment_cine(model, cine, frames, device=device, cancel=cancel)
         step += 1
         if progress is not None:
