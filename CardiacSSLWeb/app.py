@@ -59,7 +59,9 @@ class WebApp:
         self.segment = SegmentPanel(self.page, self.session, config, on_segmented=self._on_segmented)
         self.finetune = FinetunePanel(self.page, self.session, config, on_new_model=self._on_new_model)
         self.results = ResultsPanel(self.page, self.session, self.server)
-        self.quality = QualityPanel(self.page, self.session, on_frame_shown=self.cine.update_frame_text)
+        self.quality = QualityPanel(
+            self.page, self.session, on_frame_shown=self.cine.update_frame_text, on_table=self.results.redraw_curve
+        )
         self.cards = CardPanel(self.page)
 
         state.update(DEFAULTS)
@@ -88,7 +90,7 @@ class WebApp:
         self.cine.update_frame_text()
 
     def on_stop(self) -> None:
-        """The status line's Stop: the running inference or propagation (one runs at a time)."""
+        """The status line's Stop: the running inference, quality check or propagation (one runs at a time)."""
         self.segment.on_stop()
         self.quality.on_stop()
 

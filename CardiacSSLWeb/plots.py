@@ -83,15 +83,30 @@ def _marks(marks: Sequence[tuple[str, float]], x_range) -> str:
     return "".join(parts)
 
 
+def _points(points: Sequence[tuple[str, Sequence[float], Sequence[float], str]], x_range, y_range) -> str:
+    """Filled circles (markers only), e.g. the frames a quality check flagged."""
+    parts = []
+    for name, xs, ys, color in points:
+        for x, y in zip(xs, ys, strict=True):
+            if math.isfinite(float(x)) and math.isfinite(float(y)):
+                parts.append(
+                    f'<circle class="point" cx="{_x_pos(float(x), x_range):.1f}" cy="{_y_pos(float(y), y_range):.1f}" '
+                    f'r="3.5" fill="{color}"><title>{name}</title></circle>'
+                )
+    return "".join(parts)
+
+
 def svg_plot(
     series: list[tuple[str, Sequence[float], Sequence[float], str]],
     x_label: str,
     y_label: str,
     from_zero: bool = True,
     marks: Sequence[tuple[str, float]] = (),
+    points: Sequence[tuple[str, Sequence[float], Sequence[float], str]] = (),
 ) -> str:
     """A small line chart with ticked axes: ``series`` = [(name, xs, ys, css colour)] sharing their axes
-    (y from 0 by default); ``marks`` = [(name, x)] drawn as labelled vertical lines."""
+    (y from 0 by default); ``marks`` = [(name, x)] drawn as labelled vertical lines; ``points`` =
+    [(name, xs, ys, css colour)] drawn as markers on the same axes (named in the legend when any)."""
     series = [s for s in series if len(s[1])]
     if not series:
         return ""
@@ -105,7 +120,8 @@ def svg_plot(
         f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{polyline(xs, ys, x_range, y_range)}"/>'
         for _, xs, ys, color in series
     ]
-    legend = " ".join(f'<tspan fill="{color}">{name}</tspan>' for name, _, _, color in series)
+    points = [p for p in points if len(p[1])]
+    legend = " ".join(f'<tspan fill="{color}">{name}</tspan>' for name, _, _, color in [*series, *points])
     return (
         f'<svg viewBox="{-LEFT:.0f} 0 {WIDTH + LEFT + 4:.0f} {HEIGHT + BOTTOM:.0f}" width="100%" '
         'xmlns="http://www.w3.org/2000/svg">'
@@ -113,6 +129,7 @@ def svg_plot(
         + _axes(x_range, y_range, all(x == round(x) for x in xs_all))  # frame numbers: whole ticks
         + _marks(marks, x_range)
         + "".join(lines)
+        + _points(points, x_range, y_range)
         + f'<text x="0" y="{HEIGHT + BOTTOM - 3:.0f}" font-size="10" fill="#bbb">{x_label}; {y_label} {legend}</text>'
         "</svg>"
     )

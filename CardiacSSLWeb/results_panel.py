@@ -3,10 +3,34 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from CardiacSSLWeb import plots
 from CardiacSSLWeb.page import Page
 from CardiacSSLWeb.session import Session
+
+FLAG_COLOR = "#ff1744"  # the module's flag markers are pure red too (CardiacSSLWorkflow.curve_flags)
+
+
+def volume_curve_svg(metrics, is_time: bool, flagged: Sequence[int] = ()) -> str:
+    """The LV and RV volume curve with ED/ES marks and, as red dots on the LV curve, the ``flagged`` frames."""
+    from CardiacSSLWorkflow.curve_flags import flag_points
+
+    if len(metrics.frames) < 2:
+        return ""
+    phases = (("ED", metrics.result.ed_frame), ("ES", metrics.result.es_frame))
+    marks = [(name, float(metrics.times_ms[i])) for name, i in phases if i is not None]
+    _, xs, ys = flag_points(metrics, flagged)
+    return plots.svg_plot(
+        [
+            ("LV", metrics.times_ms, metrics.volumes_ml["LV"], "#ef5350"),
+            ("RV", metrics.times_ms, metrics.volumes_ml["RV"], "#42a5f5"),
+        ],
+        "time (ms)" if is_time else "frame",
+        "volume (ml)",
+        marks=marks,
+        points=[("flagged", xs, ys, FLAG_COLOR)],
+    )
 
 
 def _format(value: float | None, unit: str) -> str:
@@ -49,21 +73,19 @@ class ResultsPanel:
                 rows.append({"name": table.GetCellText(r, 0), "value": _format(value, unit), "unit": unit})
             self.state.c_metrics_rows = rows
             self.state.c_has_metrics = True
-            self.state.c_curve_svg = ""
-            if len(metrics.frames) > 1:
-                x_label = "time (ms)" if self.session.cine.trigger_times_ms is not None else "frame"
-                phases = (("ED", metrics.result.ed_frame), ("ES", metrics.result.es_frame))
-                marks = [(name, float(metrics.times_ms[i])) for name, i in phases if i is not None]
-                self.state.c_curve_svg = plots.svg_plot(
-                    [
-                        ("LV", metrics.times_ms, metrics.volumes_ml["LV"], "#ef5350"),
-                        ("RV", metrics.times_ms, metrics.volumes_ml["RV"], "#42a5f5"),
-                    ],
-                    x_label,
-                    "volume (ml)",
-                    marks=marks,
-                )
+            self.redraw_curve()
             self.page.message(f"metrics of {len(metrics.frames)} segmented frame(s)", "success")
+
+    def redraw_curve(self) -> None:
+        """The volume curve of the last metrics, with the frames the quality table flags marked."""
+        from CardiacSSLWorkflow.qc_logic import flagged_frames
+
+        metrics = self.session.metrics
+        if metrics is None or not self.state.c_has_metrics:
+            self.state.c_curve_svg = ""
+            return
+        flagged = flagged_frames(self.state.c_qc_rows) if self.state.c_has_qc else []
+        self.state.c_curve_svg = volume_curve_svg(metrics, self.session.cine.trigger_times_ms is not None, flagged)
 
     def download_segmentation(self):
         found = self.page.guarded("writing the segmentation", self.session.segmentation_file)

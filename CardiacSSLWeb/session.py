@@ -122,13 +122,12 @@ class Session:
 
     # --- quality flags and propagation (CardiacSSLWorkflow.qc_logic / propagate_logic) ----------
 
-    def quality_rows(self) -> list[dict]:
-        """The ranked quality table of the segmentation with the user's edits (anatomy and volume-curve
-        flags; no model run, so it is quick on the event loop)."""
+    def quality_request(self, model: str = "default", device: str = "auto"):
+        """What the quality check of the segmentation with the user's edits needs (read here, on the event
+        loop): :func:`qc_logic.compute` it off the event loop (the model runs for the confidence flag)."""
         from CardiacSSLWorkflow import qc_logic
 
-        table = qc_logic.assess(self.segment_logic, self._require_result(), self.input_node, confidence=False)
-        return qc_logic.rows(table)
+        return qc_logic.prepare(self.segment_logic, self._require_result(), self.input_node, model, device)
 
     def go_to(self, frame: int, slice_index: int) -> tuple[float, float, float]:
         """Show ``frame`` and move the slice views to ``slice_index``; the RAS point they jump to."""

@@ -16,7 +16,7 @@ from CardiacSSLWorkflow.segment_logic import SegmentLogic
 logger = logging.getLogger(__name__)
 
 OWNER_ATTRIBUTE = "CardiacSSL.metricsOf"  # ID of the segmentation whose metrics a node shows
-ROLE_ATTRIBUTE = "CardiacSSL.metricsRole"  # table | curve | chart | series-LV | series-RV
+ROLE_ATTRIBUTE = "CardiacSSL.metricsRole"  # table | curve | chart | series-LV | series-RV (| flags, series-flags)
 
 
 @dataclass
@@ -64,7 +64,7 @@ class MetricsLogic:
             if summary.get(key) is not None:
                 summary[key] = frames[int(summary[key])]
         name, owner = segmentation_node.GetName(), segmentation_node.GetID()
-        table = self._own(table, "vtkMRMLTableNode", owner, "table", f"{name} metrics")
+        table = self.own(table, "vtkMRMLTableNode", owner, "table", f"{name} metrics")
         self._fill_table(table, _rows(summary))
         volumes = {"LV": np.asarray(result.lv_volume_ml), "RV": np.asarray(result.rv_volume_ml)}
         t = np.asarray(times if times is not None else frames, dtype=float)
@@ -72,7 +72,7 @@ class MetricsLogic:
             chart = self._fill_chart(chart, owner, name, t, volumes, times is not None)
         return MetricsResult(result, table, chart if len(frames) > 1 else None, frames, t, volumes)
 
-    def _find(self, class_name: str, owner: str, role: str):
+    def find(self, class_name: str, owner: str, role: str):
         """The node this module made earlier for ``role`` of the segmentation ``owner``, or None."""
         for i in range(self.scene.GetNumberOfNodesByClass(class_name)):
             node = self.scene.GetNthNodeByClass(i, class_name)
@@ -80,9 +80,9 @@ class MetricsLogic:
                 return node
         return None
 
-    def _own(self, node, class_name: str, owner: str, role: str, name: str):
+    def own(self, node, class_name: str, owner: str, role: str, name: str):
         """``node`` (given by the caller), else the earlier one for ``owner``/``role``, else a new one; tagged."""
-        node = node or self._find(class_name, owner, role)
+        node = node or self.find(class_name, owner, role)
         if node is None:
             node = self.scene.AddNewNodeByClass(class_name, name)
         elif node.GetAttribute(ROLE_ATTRIBUTE) == role:  # ours: follow the segmentation it shows now
@@ -111,11 +111,11 @@ class MetricsLogic:
         """Fill the volume-time chart, reusing its earlier curve table and series (none left orphaned)."""
         import vtk
 
-        chart = self._own(chart, "vtkMRMLPlotChartNode", owner, "chart", f"{name} volume-time curve")
+        chart = self.own(chart, "vtkMRMLPlotChartNode", owner, "chart", f"{name} volume-time curve")
         earlier = [chart.GetNthPlotSeriesNode(i) for i in range(chart.GetNumberOfPlotSeriesNodes())]
         earlier = {s.GetAttribute(ROLE_ATTRIBUTE): s for s in earlier if s is not None}
         series_nodes = {
-            structure: self._own(
+            structure: self.own(
                 earlier.pop(f"series-{structure}", None),
                 "vtkMRMLPlotSeriesNode",
                 owner,
@@ -126,7 +126,7 @@ class MetricsLogic:
         }
         old_tables = [s.GetTableNode() for s in series_nodes.values()]
         curve_table = next((tb for tb in old_tables if tb is not None and tb.GetAttribute(ROLE_ATTRIBUTE)), None)
-        curve_table = self._own(curve_table, "vtkMRMLTableNode", owner, "curve", f"{name} volume curve")
+        curve_table = self.own(curve_table, "vtkMRMLTableNode", owner, "curve", f"{name} volume curve")
         for stale in earlier.values():  # series of ours this chart does not show any more
             if stale.GetAttribute(ROLE_ATTRIBUTE) and stale.GetScene() is not None:
                 self.scene.RemoveNode(stale)

@@ -27,3 +27,23 @@ def small_phantom(n_frames: int = 4, n_slices: int = 5, size: int = 96, seed: in
     from CardiacSSLLib.phantom import make_phantom
 
     return make_phantom(n_frames=n_frames, n_slices=n_slices, size=size, seed=seed)
+
+
+def flip_aware_oracle(cine, calls: list | None = None):
+    """A stand-in for ``CardiacSSLLib.inference.segment_cine`` that knows ``cine``'s true labels, also for
+    its left-right and up-down flipped copies (the quality check's confidence runs): they agree exactly.
+    Each call's flip axis (None: not flipped) is appended to ``calls``."""
+    import numpy as np
+
+    def segment_cine(model, c, frames=None, cancel=None, **kwargs):
+        if cancel is not None:
+            cancel.check()
+        frames = list(range(c.n_frames)) if frames is None else list(frames)
+        for axis in (None, -1, -2):
+            if np.array_equal(c.image, cine.image if axis is None else np.flip(cine.image, axis)):
+                if calls is not None:
+                    calls.append(axis)
+                return (cine.label if axis is None else np.flip(cine.label, axis))[frames].copy()
+        raise AssertionError("the oracle knows only its own cine")
+
+    return segment_cine

@@ -110,3 +110,24 @@ def test_propagate_cli_keeps_the_corrected_frame_and_refuses_bad_frames(tmp_path
     assert '"event": "done"' in capsys.readouterr().out
     assert main([*base, "--corrected-frames", "7", "--overwrite"]) == 2
     assert "out of range" in capsys.readouterr().err
+
+
+def test_flags_of_given_labels_without_confidence_need_no_torch():
+    """The module's fallback where PyTorch is not installed: anatomy and volume-curve flags only."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys\n"
+        "for name in ('torch', 'monai'):\n"
+        "    sys.modules[name] = None\n"
+        "from CardiacSSLLib.phantom import make_phantom\n"
+        "from CardiacSSLLib.quality.run import assess_cine\n"
+        "cine = make_phantom(n_frames=3, n_slices=2, size=32, seed=1)\n"
+        "table, _ = assess_cine('no-model', cine, cine.label, confidence=False)\n"
+        "print(table.score.shape, float(table.flags['flip_disagreement'].max()))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=root)
+    assert done.returncode == 0 and done.stdout.strip() == "(3, 2) 0.0", done.stderr

@@ -371,6 +371,14 @@ def test_reentering_keeps_the_chosen_model_and_card_errors_are_shown_once(gui, m
     assert len(gui.dialogs.errors) == errors + 1 and "no segmentation model is selected" in gui.dialogs.errors[-1]
 
 
+def without_torch(monkeypatch) -> None:
+    """As in a Slicer without the PyTorch extension: ``find_spec("torch")`` finds nothing."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a))
+
+
 def test_quality_table_goes_to_slices_and_propagation_undoes(gui, monkeypatch, tmp_path):
     """A phantom result with one damaged slice: the table ranks it first, a row click shows it,
     propagation (a real worker process) repairs it from the corrected frame, Undo restores the scene."""
@@ -392,7 +400,9 @@ def test_quality_table_goes_to_slices_and_propagation_undoes(gui, monkeypatch, t
     params.inputVolume, params.segmentation = nodes.proxy, result.segmentation
     params.trainingSetFolder = tmp_path / "ts"
 
+    without_torch(monkeypatch)  # the check then runs here, without the model-confidence flag
     ui.qualityButton.click()
+    assert "PyTorch is not installed" in ui.statusLabel.text
     table = ui.qualityTable
     assert table.row_count == 4 * 3
     assert (table.item(0, 0).text(), table.item(0, 1).text()) == ("3", "1")
@@ -440,3 +450,51 @@ def test_quality_table_goes_to_slices_and_propagation_undoes(gui, monkeypatch, t
     with pytest.raises(Exception, match="removed"):  # a segmentation no longer in the scene: refused, shown
         ui.undoPropagateButton.click()
     assert "removed" in gui.dialogs.errors[-1] and gui.controller.quality.undo is None
+
+
+def test_quality_check_runs_the_model_in_a_worker_stops_and_marks_the_volume_curve(gui, monkeypatch, tmp_path):
+    """Check quality runs the model-confidence flag in a real worker process (Stop keeps the previous
+    table); the volume curve gets red markers at exactly the frames the table flags."""
+    from mrml_scenes import column, flag_series, static_heart_with_an_erased_slice
+
+    from CardiacSSLWorkflow import qc_logic
+    from workflow_check import make_tiny_model
+
+    logic, segmentation, input_node = static_heart_with_an_erased_slice(gui.scene)
+    ui, params, quality = gui.ui, gui.params, gui.controller.quality
+    params.inputVolume, params.segmentation = input_node, segmentation
+    params.model, params.device = str(make_tiny_model(tmp_path / "tiny" / "model")), "cpu"
+    ui.metricsButton.click()
+    chart = gui.controller._metrics.chart
+
+    with monkeypatch.context() as patched:
+        without_torch(patched)
+        ui.qualityButton.click()  # synchronous: anatomy and volume-curve flags only
+    assert quality.job is None and quality.qcJob is None
+    assert all(r["flip_disagreement"] == 0 for r in quality.rows)
+    previous = list(quality.rows)
+    (series,) = flag_series(chart)
+    assert column(series, "frame") == qc_logic.flagged_frames(previous) == [2, 3, 4]
+
+    ui.qualityButton.click()  # a worker process; the button now stops it
+    assert ui.qualityButton.text == "Stop" and "separate process" in ui.statusLabel.text
+    ui.qualityButton.click()
+    quality.qcJob.runner.wait(timeout=120)
+    assert ui.qualityButton.text == "Check quality" and "stopped" in ui.statusLabel.text
+    assert quality.rows == previous and ui.qualityTable.row_count == len(previous)  # the previous table stays
+    assert column(flag_series(chart)[0], "frame") == [2, 3, 4]
+
+    steps = []
+    ui.qualityButton.click()
+    quality.qcJob.runner.progress.connect(steps.append)
+    quality.qcJob.runner.wait(timeout=240)  # what the timer's polls do in Slicer
+    assert ui.qualityButton.text == "Check quality" and ui.statusLabel.text.startswith("Quality: ")
+    assert [e["stage"] for e in steps if e["event"] == "step"] == ["flipped pass 1/2", "flipped pass 2/2",
+                                                                   "quality table"]  # fmt: skip
+    assert ui.qualityTable.row_count == 6 * 3 and any(r["flip_disagreement"] > 0 for r in quality.rows)
+    expected = qc_logic.rows(qc_logic.assess(logic, segmentation, input_node, params.model, device="cpu"))
+    assert quality.rows == expected  # the worker's table is the in-process one
+    (series,) = flag_series(chart)
+    assert column(series, "frame") == qc_logic.flagged_frames(quality.rows)
+    ui.metricsButton.click()  # recomputed metrics: the markers follow
+    assert column(flag_series(gui.controller._metrics.chart)[0], "frame") == qc_logic.flagged_frames(quality.rows)

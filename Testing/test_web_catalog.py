@@ -88,3 +88,14 @@ def test_svg_plot_has_one_polyline_per_series_on_ticked_shared_axes_and_marks():
     assert plots.svg_plot([("loss", [], [], "orange")], "step", "loss") == ""
     loss = plots.svg_plot([("loss", [1, 2], [0.9, 0.5], "o")], "step", "loss", from_zero=False)
     assert min(_tick_labels(loss, "y")) >= 0.5 and max(_tick_labels(loss, "y")) <= 0.9
+
+
+def test_svg_plot_points_sit_on_their_series_and_are_named_in_the_legend():
+    lv = ("LV", [0, 360, 720], [100, 50, 100], "red")
+    svg = plots.svg_plot([lv], "time (ms)", "volume (ml)", points=[("flagged", [360, 720], [50, 100], "#f00")])
+    line = [tuple(map(float, p.split(","))) for p in re.search(r'points="([^"]+)"', svg).group(1).split()]
+    dots = [(float(x), float(y)) for x, y in re.findall(r'class="point" cx="([\d.]+)" cy="([\d.]+)"', svg)]
+    assert dots == [line[1], line[2]]  # on the LV curve's vertices of those times
+    assert '<tspan fill="#f00">flagged</tspan>' in svg
+    none = plots.svg_plot([lv], "time (ms)", "volume (ml)", points=[("flagged", [], [], "#f00")])
+    assert 'class="point"' not in none and "flagged" not in none

@@ -129,19 +129,26 @@ def test_model_card_dialog(page, tmp_path, monkeypatch):
 
 
 def test_quality_panel_table_rows_propagate_stop_and_undo(page, tmp_path, monkeypatch):
-    """The panel on a real session (slicer-core): the table, a row click, a stopped and a finished
-    propagation (in a worker thread), and Undo restoring the scene."""
+    """The panel on a real session (slicer-core): the check (model confidence included, in a worker
+    thread; Stop keeps the previous table), flagged frames marked on the volume curve, a row click,
+    a stopped and a finished propagation (in a worker thread), and Undo restoring the scene."""
     slicer = pytest.importorskip("slicer", reason="slicer-core is needed for the session")
+    import time
+    from types import SimpleNamespace
+
     import numpy as np
 
     import CardiacSSLLib.inference as inference
     from CardiacSSLLib.phantom import make_phantom
     from CardiacSSLWeb.quality_panel import QualityPanel
+    from CardiacSSLWeb.results_panel import ResultsPanel
     from CardiacSSLWeb.session import Session
+    from CardiacSSLWorkflow.qc_logic import flagged_frames
+    from helpers import flip_aware_oracle
 
     cine = make_phantom(n_frames=3, n_slices=3, size=48, seed=2)
-    monkeypatch.setattr(inference, "segment_cine", lambda model, c, frames=None, **kw: cine.label[
-        list(range(c.n_frames)) if frames is None else list(frames)].copy())  # fmt: skip
+    calls = []
+    monkeypatch.setattr(inference, "segment_cine", flip_aware_oracle(cine, calls))
     session = Session(slicer.vtkMRMLScene(), train_set=tmp_path / "ts")
     session.show_cine(cine)
     job = session.prepare_prediction("oracle", "all", "cpu", False)
@@ -150,11 +157,38 @@ def test_quality_panel_table_rows_propagate_stop_and_undo(page, tmp_path, monkey
     damaged[1][damaged[1] == 2] = 0
     session.set_labels([2], damaged[None])
     shown = []
-    panel, state = QualityPanel(page, session, on_frame_shown=lambda: shown.append(session.current_frame())), page.state
+    state = page.state
+    results = ResultsPanel(page, session, SimpleNamespace(controller=SimpleNamespace(trigger_name=lambda fn: "t")))
+    panel = QualityPanel(page, session, lambda: shown.append(session.current_frame()), results.redraw_curve)
+    asyncio.run(results._metrics())
+    assert state.c_curve_svg.count("<polyline") == 2 and 'class="point"' not in state.c_curve_svg
 
+    calls.clear()
     asyncio.run(panel._quality())
+    assert calls == [-1, -2]  # the model ran on the left-right and the up-down flipped cine
     assert state.c_has_qc and len(state.c_qc_rows) == 9
     assert (state.c_qc_rows[0]["frame"], state.c_qc_rows[0]["slice"]) == (2, 1)
+    assert state.c_curve_svg.count('class="point"') == len(flagged_frames(state.c_qc_rows)) > 0
+    previous = list(state.c_qc_rows)
+
+    def waits_for_stop(model, c, frames=None, cancel=None, **kw):
+        for _ in range(2000):
+            if cancel.cancelled:
+                break
+            time.sleep(0.005)
+        cancel.check()
+
+    async def stopped_check():
+        task = asyncio.ensure_future(panel._quality())
+        while not state.c_can_stop:
+            await asyncio.sleep(0.005)
+        panel.on_stop()
+        await task
+
+    with monkeypatch.context() as patched:
+        patched.setattr(inference, "segment_cine", waits_for_stop)
+        asyncio.run(stopped_check())
+    assert state.c_message == "checking quality stopped" and state.c_qc_rows == previous and state.c_has_qc
     panel.on_row(1, 0)
     assert session.current_frame() == 1 and state.c_frame == 1 and shown == [1]
     panel.on_next()
@@ -179,6 +213,7 @@ def test_quality_panel_table_rows_propagate_stop_and_undo(page, tmp_path, monkey
 
     asyncio.run(panel._propagate())
     assert state.c_can_undo and state.c_message.startswith("propagated from frame(s) [0] to frame(s) [")
+    assert state.c_curve_svg == "" and not state.c_qc_rows  # both described the labels before
     labels = dict(session.segment_logic.frame_labels(node, session.input_node))
     assert (labels[2][1] == 2).sum() > 0.5 * (cine.label[2][1] == 2).sum()
     np.testing.assert_array_equal(labels[0], before[0])

@@ -20,6 +20,7 @@ from CardiacSSLLib.io import load_label  # noqa: E402
 from CardiacSSLLib.phantom import make_phantom  # noqa: E402
 from CardiacSSLWeb.jobs import FinetuneProgress, watch_runner  # noqa: E402
 from CardiacSSLWeb.session import Session  # noqa: E402
+from helpers import flip_aware_oracle  # noqa: E402
 from workflow_check import make_tiny_model, paint_block  # noqa: E402
 
 
@@ -278,8 +279,7 @@ def damaged_result(session, cine, monkeypatch):
     """The phantom segmented by an oracle, then frame 2 slice 1 damaged (its myocardium lost)."""
     import CardiacSSLLib.inference as inference
 
-    monkeypatch.setattr(inference, "segment_cine", lambda model, c, frames=None, **kw: cine.label[
-        list(range(c.n_frames)) if frames is None else list(frames)].copy())  # fmt: skip
+    monkeypatch.setattr(inference, "segment_cine", flip_aware_oracle(cine))
     session.show_cine(cine)
     _segment(session, "oracle")
     damaged = cine.label[2].copy()
@@ -289,10 +289,11 @@ def damaged_result(session, cine, monkeypatch):
 
 
 def test_quality_table_goes_to_the_damaged_slice_and_propagation_undoes(damaged_result, cine):
+    from CardiacSSLWorkflow import qc_logic
     from CardiacSSLWorkflow.propagate_logic import compute
 
     session = damaged_result
-    rows = session.quality_rows()
+    rows = qc_logic.rows(qc_logic.compute(session.quality_request("oracle", "cpu")))  # the oracle agrees with its flips
     assert len(rows) == 3 * 3 and (rows[0]["frame"], rows[0]["slice"]) == (2, 1) and rows[0]["flags"]
     red = slicer.vtkMRMLSliceNode()
     red.SetLayoutName("Red")  # the app's view (a bare scene has none); axial

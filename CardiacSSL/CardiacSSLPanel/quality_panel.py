@@ -1,13 +1,16 @@
 """The panel's "Quality and propagation" section: the ranked quality table and Propagate / Undo.
 
-Logic lives in CardiacSSLWorkflow (qc_logic, propagate_logic, propagate_process); this file binds
-it to the widgets of CardiacSSL.ui. Propagation runs in a worker process polled by the
-controller's timer, like segmentation; only a finished run changes the scene, and Undo writes
-back the labels it replaced. Imported only inside Slicer (needs qt).
+Logic lives in CardiacSSLWorkflow (qc_logic, qc_process, curve_flags, propagate_logic,
+propagate_process); this file binds it to the widgets of CardiacSSL.ui. The quality check (with
+the model-confidence flag) and propagation run in worker processes polled by the controller's
+timer, like segmentation: only a finished check fills the table (and marks its flagged frames
+on the volume curve), only a finished propagation changes the scene, and Undo writes back the
+labels it replaced. Imported only inside Slicer (needs qt).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 
 import qt
@@ -28,7 +31,10 @@ class QualityPanel:
         self.controller = controller
         self.ui = controller.ui
         self.rows: list[dict] = []
+        self.rowsOf = None  # the segmentation node the rows describe
         self.job = None  # the running PropagateProcess
+        self.qcJob = None  # the running QualityProcess
+        self._qcTarget = None  # the segmentation node the running check reads
         self.undo = None  # (segmentation, input, frames, labels before the last propagation)
         self.ui.qualityButton.connect("clicked()", self.onQuality)
         self.ui.qualityTable.connect("cellClicked(int,int)", lambda row, _col: self.goToRow(row))
@@ -51,19 +57,86 @@ class QualityPanel:
 
     # --- quality table -------------------------------------------------------------
 
-    def onQuality(self) -> None:
-        """Rank the slices of the current result (anatomy and volume-curve flags: no model run here)."""
-        from CardiacSSLWorkflow import qc_logic
+    def jobs(self) -> list:
+        """This section's worker jobs (the controller's timer polls those running)."""
+        return [job for job in (self.job, self.qcJob) if job is not None]
 
+    def onQuality(self) -> None:
+        """Rank the slices of the current result in a worker process (all flags, model confidence
+        included); while it runs the button stops it. Without PyTorch: the other flags, here."""
+        from CardiacSSLWorkflow import qc_logic
+        from CardiacSSLWorkflow.qc_process import QualityProcess
+
+        if self.qcJob is not None and self.qcJob.runner.is_running():
+            self.qcJob.cancel()
+            self.controller._status("Stopping the quality check...")
+            return
         selected = self._selection()
         if selected is None:
             return
+        if importlib.util.find_spec("torch") is None:
+            self._qualityWithoutModel(selected)
+            return
+        p = self.controller.parameterNode
+        with slicer.util.tryWithErrorDisplay("Could not start the quality check."):
+            request = qc_logic.prepare(self._logic(), *selected, model=p.model or "default", device=p.device)
+            self.qcJob = QualityProcess(SubprocessRunner(), python=python_executable())
+            self.qcJob.runner.progress.connect(self._onQualityProgress)
+            self.qcJob.runner.finished.connect(self._onQualityFinished)
+            self.qcJob.start(request)
+            self._qcTarget = selected[0]
+            self.ui.qualityButton.text = "Stop"
+            self.controller._status("Checking quality (with the model's confidence) in a separate process...")
+            self.controller._timer.start()
+
+    def _qualityWithoutModel(self, selected) -> None:
+        """The anatomy and volume-curve flags on the GUI thread (quick: no model run)."""
+        from CardiacSSLWorkflow import qc_logic
+
         with slicer.util.tryWithErrorDisplay("Could not assess the segmentation.", waitCursor=True):
-            table = qc_logic.assess(self._logic(), *selected, confidence=False)
-            self.rows = qc_logic.rows(table)
-            self._fillTable()
-            flagged = sum(1 for r in self.rows if r["flags"])
-            self.controller._status(f"Quality: {flagged} of {len(self.rows)} slice(s) flagged")
+            rows = qc_logic.rows(qc_logic.assess(self._logic(), *selected, confidence=False))
+            self._showRows(rows, selected[0])
+            self.controller._status(
+                f"{self._flaggedText()} (without the model-confidence flag: PyTorch is not installed)"
+            )
+
+    def _onQualityProgress(self, event: dict) -> None:
+        if event.get("event") == "step" and event.get("total"):
+            stage = f" ({event['stage']})" if event.get("stage") else ""
+            self.controller._status(f"Checking quality: step {event['step']}/{event['total']}{stage}")
+
+    def _onQualityFinished(self, result: RunResult) -> None:
+        from CardiacSSLWorkflow.qc_process import QualityProcess
+
+        self.ui.qualityButton.text = "Check quality"
+        ok, rows = self.controller._attempt("Could not read the quality table.", self.qcJob.finish, result)
+        if not ok:
+            return
+        if rows is None:  # stopped or failed: the previous table stays
+            self.controller._status(QualityProcess.summary(result))
+            if result.state.value != "cancelled":
+                slicer.util.errorDisplay(QualityProcess.summary(result), detailedText=result.message)
+            return
+        self._showRows(rows, self._qcTarget)
+        self.controller._status(self._flaggedText())
+
+    def _showRows(self, rows: list[dict], segmentation) -> None:
+        self.rows, self.rowsOf = rows, segmentation
+        self._fillTable()
+        self.markCurve()
+
+    def _flaggedText(self) -> str:
+        flagged = sum(1 for r in self.rows if r["flags"])
+        return f"Quality: {flagged} of {len(self.rows)} slice(s) flagged"
+
+    def markCurve(self) -> None:
+        """Red markers on the volume curve (when one is shown) at the frames the table flags."""
+        from CardiacSSLWorkflow.curve_flags import show_flags
+
+        metrics = self.controller._metrics
+        if metrics is not None:
+            self.controller._attempt("Could not mark the flagged frames on the volume curve.", show_flags,
+                                     slicer.mrmlScene, metrics, self.rowsOf, self.rows)  # fmt: skip
 
     def _fillTable(self) -> None:
         table = self.ui.qualityTable
@@ -156,8 +229,7 @@ class QualityPanel:
             return
         self.undo = (segmentation, input_node, proposal.frames, proposal.before)
         self.ui.undoPropagateButton.enabled = True
-        self.rows = []  # the table described the labels before the propagation
-        self._fillTable()
+        self._showRows([], None)  # the table described the labels before the propagation
         self.ui.propagateProgressBar.setValue(100)
         self.controller._status(f"Propagated from frame(s) {proposal.corrected} to frame(s) {proposal.changed}")
 

@@ -83,7 +83,7 @@ class CardiacSSLWidgetController:
         self.setParameterNode(None)
 
     def _running(self) -> list:
-        jobs = (self._segment, self._finetune, self.quality.job)
+        jobs = (self._segment, self._finetune, *self.quality.jobs())
         return [job for job in jobs if job is not None and job.runner.is_running()]
 
     def _poll(self) -> None:
@@ -418,6 +418,7 @@ class CardiacSSLWidgetController:
             self.ui.metricsTableView.setMRMLTableNode(self._metrics.table)
             if self._metrics.chart is not None:
                 p.volumeChart = self._metrics.chart
+                self.quality.markCurve()  # the quality table's flagged frames, on the new curve
                 slicer.modules.plots.logic().ShowChartInLayout(self._metrics.chart)
 
     def onExportCsv(self) -> None:

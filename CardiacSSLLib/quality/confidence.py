@@ -14,7 +14,7 @@ import numpy as np
 
 from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.labels import LV, MYO, RV
-from CardiacSSLLib.progress import CancelToken
+from CardiacSSLLib.progress import CancelToken, Progress
 
 FLIP_AXES: tuple[int, ...] = (-1, -2)  # columns, rows of (T, Z, Y, X)
 
@@ -26,15 +26,22 @@ def flipped_predictions(
     device: str = "auto",
     axes: Sequence[int] = FLIP_AXES,
     cancel: CancelToken | None = None,
+    progress: Progress | None = None,
+    first_step: int = 1,
 ) -> list[np.ndarray]:
-    """Label maps ``(len(frames), Z, Y, X)`` of the cine flipped along each of ``axes``, flipped back."""
+    """Label maps ``(len(frames), Z, Y, X)`` of the cine flipped along each of ``axes``, flipped back.
+
+    ``progress`` gets one step per flipped pass, numbered from ``first_step`` (its total is the caller's).
+    """
     from CardiacSSLLib.inference import segment_cine
 
     out = []
-    for axis in axes:
+    for i, axis in enumerate(axes):
         mirrored = replace(cine, image=np.ascontiguousarray(np.flip(cine.image, axis)), label=None, labelled=None)
         label = segment_cine(model, mirrored, frames, device=device, cancel=cancel)
         out.append(np.ascontiguousarray(np.flip(label, axis)))
+        if progress is not None:
+            progress.step(first_step + i, stage=f"flipped pass {i + 1}/{len(axes)}")
     return out
 
 
