@@ -10,8 +10,6 @@ front end applies it (:func:`propagate_logic.apply`) and keeps ``proposal.before
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -81,39 +79,22 @@ class PropagateProcess(WorkerJob):
 
 
 def run(folder: Path, json_progress: bool) -> int:
-    from CardiacSSLLib.progress import CancelToken, Progress
     from CardiacSSLWorkflow.propagate_logic import compute
+    from CardiacSSLWorkflow.worker_cli import progress_and_cancel, report_done
 
     request = read_job(folder)
-    progress = Progress(total=1, description="propagate", json_stream=sys.stdout if json_progress else None)
-    cancel = CancelToken()
-    restore = cancel.install_signal_handlers()  # SIGTERM of a Stop ends the run between steps
-    try:
+    with progress_and_cancel("propagate", json_progress) as (progress, cancel):
         proposal = compute(request, progress=progress, cancel=cancel)
-    finally:
-        restore()
-        progress.close()
     write_prediction(folder, WorkerPrediction(proposal.frames, proposal.after, None))
-    if json_progress:
-        print(json.dumps({"event": "done", "changed": proposal.changed}), flush=True)
+    report_done(json_progress, changed=proposal.changed)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from CardiacSSLLib.errors import CardiacSSLError
+    from CardiacSSLWorkflow.worker_cli import main as worker_main
 
-    parser = argparse.ArgumentParser(prog="propagate_process", description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="folder written by write_job; the proposal is written there")
-    parser.add_argument("--json-progress", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        return run(args.folder, args.json_progress)
-    except CardiacSSLError as exc:
-        print(f"propagate: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("propagate: cancelled", file=sys.stderr)
-        return 130
+    folder_help = "folder written by write_job; the proposal is written there"
+    return worker_main(argv, "propagate_process", "propagate", run, __doc__.splitlines()[0], folder_help)
 
 
 if __name__ == "__main__":

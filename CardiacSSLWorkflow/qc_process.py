@@ -10,7 +10,6 @@ when the run succeeded. The worker imports neither ``slicer``, Qt nor VTK.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -81,41 +80,23 @@ class QualityProcess(WorkerJob):
 
 
 def run(folder: Path, json_progress: bool) -> int:
-    from CardiacSSLLib.progress import CancelToken, Progress
     from CardiacSSLWorkflow import qc_logic
+    from CardiacSSLWorkflow.worker_cli import progress_and_cancel, report_done
 
     request = read_job(folder)
-    progress = Progress(total=1, description="quality", json_stream=sys.stdout if json_progress else None)
-    cancel = CancelToken()
-    restore = cancel.install_signal_handlers()  # SIGTERM of a Stop ends the run between batches
-    try:
+    with progress_and_cancel("quality", json_progress) as (progress, cancel):
         rows = qc_logic.rows(qc_logic.compute(request, progress=progress, cancel=cancel, confidence=True))
         cancel.check()  # a Stop during the last step: no table
-    finally:
-        restore()
-        progress.close()
     write_rows(folder, rows)
-    if json_progress:
-        flagged = sum(1 for r in rows if r["flags"])
-        print(json.dumps({"event": "done", "rows": len(rows), "flagged": flagged}), flush=True)
+    report_done(json_progress, rows=len(rows), flagged=sum(1 for r in rows if r["flags"]))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from CardiacSSLLib.errors import CardiacSSLError
+    from CardiacSSLWorkflow.worker_cli import main as worker_main
 
-    parser = argparse.ArgumentParser(prog="qc_process", description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="folder written by write_job; the rows are written there")
-    parser.add_argument("--json-progress", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        return run(args.folder, args.json_progress)
-    except CardiacSSLError as exc:
-        print(f"quality: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("quality: cancelled", file=sys.stderr)
-        return 130
+    folder_help = "folder written by write_job; the rows are written there"
+    return worker_main(argv, "qc_process", "quality", run, __doc__.splitlines()[0], folder_help)
 
 
 if __name__ == "__main__":

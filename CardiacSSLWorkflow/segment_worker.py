@@ -10,7 +10,6 @@ The worker imports neither ``slicer`` nor Qt: only CardiacSSLLib, so it runs in 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -91,44 +90,27 @@ def segment_command(folder: str | Path, python: str) -> list[str]:
 
 
 def run(folder: Path, json_progress: bool) -> int:
-    from CardiacSSLLib.progress import CancelToken, Progress
     from CardiacSSLLib.segment_frames import FRAMES_EDES, segment_frames
+    from CardiacSSLWorkflow.worker_cli import progress_and_cancel, report_done
 
     cine, meta = read_request(folder)
-    progress = Progress(total=1, description="segment", json_stream=sys.stdout if json_progress else None)
-    cancel = CancelToken()
-    restore = cancel.install_signal_handlers()  # SIGTERM of a cancel stops between batches
-    try:
+    with progress_and_cancel("segment", json_progress) as (progress, cancel):
         run_frames = meta["frames"]
         choice = FRAMES_EDES if meta["mode"] == FRAMES_EDES else run_frames
         found = segment_frames(
             meta["model"], cine, choice, current=run_frames[0] if run_frames else 0,
             device=meta["device"], progress=progress, cancel=cancel,
         )  # fmt: skip
-    finally:
-        restore()
-        progress.close()
     write_prediction(folder, WorkerPrediction(list(found.frames), found.label, found.ed_es))
-    if json_progress:
-        print(json.dumps({"event": "done", "frames": list(found.frames), "ed_es": found.ed_es}), flush=True)
+    report_done(json_progress, frames=list(found.frames), ed_es=found.ed_es)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from CardiacSSLLib.errors import CardiacSSLError
+    from CardiacSSLWorkflow.worker_cli import main as worker_main
 
-    parser = argparse.ArgumentParser(prog="segment_worker", description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help=f"folder holding {REQUEST_FILE}; {RESULT_FILE} is written there")
-    parser.add_argument("--json-progress", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        return run(args.folder, args.json_progress)
-    except CardiacSSLError as exc:
-        print(f"segment: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("segment: cancelled", file=sys.stderr)
-        return 130
+    folder_help = f"folder holding {REQUEST_FILE}; {RESULT_FILE} is written there"
+    return worker_main(argv, "segment_worker", "segment", run, __doc__.splitlines()[0], folder_help)
 
 
 if __name__ == "__main__":
