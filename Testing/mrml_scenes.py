@@ -35,3 +35,9 @@ def flag_series(chart) -> list:
 
     series = [chart.GetNthPlotSeriesNode(i) for i in range(chart.GetNumberOfPlotSeriesNodes())]
     return [s for s in series if s.GetAttribute(ROLE_ATTRIBUTE) == SERIES_ROLE]
+
+
+def scene_state(scene) -> list[tuple[str, str, int]]:
+    """Every node with its modification time: any node added, removed or changed shows up here."""
+    nodes = [scene.GetNthNode(i) for i in range(scene.GetNumberOfNodes())]
+    return [(n.GetID(), n.GetClassName(), n.GetMTime()) for n in nodes]

@@ -11,6 +11,8 @@ import pytest
 slicer = pytest.importorskip("slicer", reason="slicer-core is needed for the MRML tests")
 pytest.importorskip("torch", reason="the worker runs a real (tiny) U-Net")
 
+from mrml_scenes import scene_state as _scene_state  # noqa: E402
+
 from CardiacSSLLib.phantom import make_phantom  # noqa: E402
 from CardiacSSLLib.progress import Progress  # noqa: E402
 from CardiacSSLWorkflow import mrml_convert, qc_logic  # noqa: E402
@@ -20,11 +22,6 @@ from CardiacSSLWorkflow.segment_logic import Prediction, SegmentLogic  # noqa: E
 from workflow_check import make_tiny_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _scene_state(scene) -> list[tuple[str, str, int]]:
-    nodes = [scene.GetNthNode(i) for i in range(scene.GetNumberOfNodes())]
-    return [(n.GetID(), n.GetClassName(), n.GetMTime()) for n in nodes]
 
 
 def _segmented_scene(n_frames: int, n_slices: int, size: int):

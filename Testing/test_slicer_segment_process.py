@@ -12,6 +12,8 @@ import pytest
 slicer = pytest.importorskip("slicer", reason="slicer-core is needed for the MRML tests")
 pytest.importorskip("torch", reason="the worker runs a real (tiny) U-Net")
 
+from mrml_scenes import scene_state as _scene_state  # noqa: E402
+
 from CardiacSSLLib.phantom import make_phantom  # noqa: E402
 from CardiacSSLWorkflow import mrml_convert  # noqa: E402
 from CardiacSSLWorkflow.finetune_runner import RunState, SubprocessRunner  # noqa: E402
@@ -21,12 +23,6 @@ from CardiacSSLWorkflow.segment_worker import read_request, write_request  # noq
 from workflow_check import make_tiny_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _scene_state(scene) -> list[tuple[str, str, int]]:
-    """Every node with its modification time: any node added, removed or changed shows up here."""
-    nodes = [scene.GetNthNode(i) for i in range(scene.GetNumberOfNodes())]
-    return [(n.GetID(), n.GetClassName(), n.GetMTime()) for n in nodes]
 
 
 def test_request_round_trip_keeps_the_cine_exactly(tmp_path):
