@@ -2,7 +2,8 @@
 
 Segments the ED and ES frames of every patient once without clean-up, then applies each
 variant of :mod:`CardiacSSLLib.postprocess` and prints mean Dice (ED, ES, all), LV-mass
-bias and MAE, LV and RV EF MAE. Then, with ``--steps``, sweeps a weight on the myocardium
+bias and MAE, LV and RV EF MAE, and the seconds the variant's clean-up took over the split.
+Then, with ``--steps``, sweeps a weight on the myocardium
 probability before the argmax (``--myo-weights``; a model's ``postprocess.class_weights``).
 A step or weight goes into a model's config only when Dice does not drop and mass bias
 improves. Deterministic; prints numbers; not a test.
@@ -14,6 +15,7 @@ improves. Deterministic; prints numbers; not a test.
 from __future__ import annotations
 
 import argparse
+import time
 
 VARIANTS = {
     "none": [],
@@ -58,10 +60,10 @@ def main() -> None:
     print(f"model {args.model}, ACDC {args.split}: {len(raw)} patients")
     print(
         f"{'variant':24} {'Dice':>6} {'ED':>6} {'ES':>6} {'MYO':>6} {'mass bias':>9} {'mass MAE':>8} "
-        f"{'LVEF MAE':>8} {'RVEF MAE':>8}"
+        f"{'LVEF MAE':>8} {'RVEF MAE':>8} {'clean-up s':>10}"
     )
 
-    def report(name: str, scored) -> None:
+    def report(name: str, scored, seconds: float | None = None) -> None:
         cases, patients = [], []
         for c, p in scored:
             cases += c
@@ -73,12 +75,16 @@ def main() -> None:
             f"{r['summary_by_phase']['ES']['mean']['dice']:6.4f} "
             f"{r['summary']['structures']['MYO']['dice']['mean']:6.4f} "
             f"{agree['lv_mass']['bias']:+9.2f} {agree['lv_mass']['mae']:8.2f} "
-            f"{agree['lv_ef']['mae']:8.2f} {agree['rv_ef']['mae']:8.2f}",
+            f"{agree['lv_ef']['mae']:8.2f} {agree['rv_ef']['mae']:8.2f} "
+            f"{'' if seconds is None else f'{seconds:10.2f}'}",
             flush=True,
         )
 
     for name, steps in VARIANTS.items():
-        report(name, [score_study(s, {t: clean_up(m, steps) for t, m in pred.items()}) for s, pred in raw])
+        start = time.perf_counter()
+        cleaned = [(s, {t: clean_up(m, steps) for t, m in pred.items()}) for s, pred in raw]
+        seconds = time.perf_counter() - start
+        report(name, [score_study(s, pred) for s, pred in cleaned], seconds)
     steps = [s for s in args.steps.split(",") if s]
     base = dict(getattr(net, "cardiacssl_config", {}))
     for w in [float(x) for x in args.myo_weights.split(",") if x]:
