@@ -19,6 +19,7 @@ import argparse
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -59,7 +60,8 @@ def train_cell(out: Path, acdc: str, init: str | None, n: int, draw: int, args) 
         # self-training's teacher is plain fine-tuning from the same start, patients and seed:
         # that cell, when already run (deterministic, so identical to training it again)
         teacher = out.parent / (backbone or "scratch").replace("/", "_") / "model.safetensors"
-        if method == "self_training" and teacher.exists():
+        # model.json is written after the weights (atomically), so a cell still training is not used
+        if method == "self_training" and teacher.with_suffix(".json").exists():
             cmd += ["--teacher", str(teacher)]
     elif init:
         cmd += ["--init", init]
@@ -102,19 +104,26 @@ def main() -> None:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--limit", type=int, help="score only the first N patients of the split (smoke runs)")
     ap.add_argument("--out", default="runs/fewshot-paired")
+    ap.add_argument("--jobs", type=int, default=1, help="cells run at once (each is its own process)")
     args = ap.parse_args()
 
     starts = [None] + [s for s in args.init.split(",") if s]
     shots = [int(s) for s in args.shots.split(",")]
     root = Path(args.out)
-    results = {}
-    for n in shots:
-        for draw in range(args.draws):
-            for init in starts:
-                name = (init or "scratch").replace("/", "_")
-                cell = run_one(root / f"n{n}" / f"draw{draw}" / name, args.acdc, init, n, draw, args)
-                results[(init or "scratch", n, draw)] = cell
-                print(f"n={n} draw={draw} {cell['init']:28} mean Dice {cell['dice']['mean']:.3f}", flush=True)
+    cells = [(n, draw, init) for n in shots for draw in range(args.draws) for init in starts]
+
+    def one(cell: tuple) -> dict:
+        n, draw, init = cell
+        name = (init or "scratch").replace("/", "_")
+        record = run_one(root / f"n{n}" / f"draw{draw}" / name, args.acdc, init, n, draw, args)
+        print(f"n={n} draw={draw} {record['init']:28} mean Dice {record['dice']['mean']:.3f}", flush=True)
+        return record
+
+    # each cell is its own process with its own seed, so running several at once (a GPU machine's
+    # spare cores) gives the same numbers as running them one by one
+    with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
+        done = list(pool.map(one, cells))
+    results = {(init or "scratch", n, draw): r for (n, draw, init), r in zip(cells, done, strict=True)}
 
     print(f"\nACDC {args.split}, {args.steps} steps, {args.draws} draws (paired: same patients and seed)")
     header = " ".join(f"{s:>15}" for s in STRUCTURES)
