@@ -45,17 +45,11 @@ def main(
     folder_help: str,
 ) -> int:
     """Parse ``FOLDER [--json-progress]``, call ``run`` and turn errors into ``label: message`` + exit code."""
-    from CardiacSSLLib.errors import CardiacSSLError
+    from CardiacSSLLib.cli.exit_codes import run_reporting_errors
 
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("folder", type=Path, help=folder_help)
     parser.add_argument("--json-progress", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        return run(args.folder, args.json_progress)
-    except CardiacSSLError as exc:
-        print(f"{label}: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"{label}: cancelled", file=sys.stderr)
-        return 130
+    # verbose: the front end shows a worker's stderr, so an unexpected failure keeps its traceback
+    return run_reporting_errors(label, lambda: run(args.folder, args.json_progress), verbose=True)

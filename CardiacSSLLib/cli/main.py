@@ -8,13 +8,11 @@ the ``cardiacssl.commands`` entry-point group, so nothing here names a front end
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
 
 from CardiacSSLLib import __version__
-from CardiacSSLLib.errors import CardiacSSLError
 
 SUBCOMMANDS = ("segment", "finetune", "pretrain", "evaluate", "metrics", "models", "demo", "propagate", "qc")
 ENTRY_POINT_GROUP = "cardiacssl.commands"  # name = subcommand, value = its ``add_parser(subparsers)``
@@ -64,29 +62,9 @@ def main(argv: list[str] | None = None, commands: dict[str, AddParser] | None = 
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
-    try:
-        return int(args.run(args) or 0)
-    except CardiacSSLError as exc:
-        print(f"cardiacssl {args.command}: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"cardiacssl {args.command}: cancelled", file=sys.stderr)
-        return 130
-    except MemoryError:
-        print(f"cardiacssl {args.command}: out of memory; try --device cpu or fewer frames", file=sys.stderr)
-        return 1
-    except Exception as exc:  # noqa: BLE001 - last resort: a message, plus the traceback with -v
-        logging.getLogger("cardiacssl").debug("failure", exc_info=True)
-        print(
-            f"cardiacssl {args.command}: failed: {type(exc).__name__}: {exc}"
-            + ("" if args.verbose else " (run with -v for details)"),
-            file=sys.stderr,
-        )
-        if args.verbose:
-            import traceback
+    from CardiacSSLLib.cli.exit_codes import run_reporting_errors
 
-            traceback.print_exc()
-        return 1
+    return run_reporting_errors(f"cardiacssl {args.command}", lambda: args.run(args), args.verbose)
 
 
 if __name__ == "__main__":
