@@ -215,3 +215,47 @@ def test_backbone_feeds_engine_finetune(tmp_path, monkeypatch):
     saved = json.loads(stem.with_suffix(".json").read_text())
     assert saved["kind"] == "segmentation" and saved["init_kind"] == "backbone" and saved["init_method"] == "mim"
     assert saved["network"]["features"] == list(FEATURES) and saved["network"]["out_channels"] == 4
+
+
+def test_finetune_uses_the_recipe_a_backbone_records_unless_told_otherwise(tmp_path, monkeypatch):
+    """A bundled backbone's card numbers were measured with a recipe (lower LR, head-only warm-up):
+    fine-tuning from it without transfer options uses that recipe; explicit options win."""
+    import torch
+
+    from CardiacSSLLib.checkpoint import load_state, load_unet
+    from CardiacSSLLib.engine import finetune as ft
+    from CardiacSSLLib.engine.data import slices_from_cines
+    from CardiacSSLLib.phantom import make_phantom
+
+    cine = make_phantom(n_frames=2, n_slices=4, size=64, seed=4)
+    monkeypatch.setattr(ft, "collect_data", lambda cfg: (slices_from_cines([cine], cfg.target_spacing), []))
+    backbone = pretrain(config(tmp_path, "p", iterations=2), frames=frames()).backbones["backbone"]
+    meta = json.loads(backbone.with_suffix(".json").read_text())
+    meta["finetune"] = {"pretrained_lr_scale": 0.3, "freeze_pretrained_steps": 3}
+    backbone.with_suffix(".json").write_text(json.dumps(meta))
+
+    def run(name: str, **options) -> tuple[dict, dict]:
+        stem = ft.finetune(
+            ft.FinetuneConfig(
+                out=str(tmp_path / name),
+                init=str(backbone),
+                steps=3,
+                batch_size=2,
+                patch_size=32,
+                device="cpu",
+                **options,
+            ),
+            progress=Progress(total=3, show_bar=False),
+        )
+        return json.loads(stem.with_suffix(".json").read_text())["training"], load_unet(stem)[0].state_dict()
+
+    recorded, tuned = run("recorded")
+    assert (recorded["pretrained_lr_scale"], recorded["freeze_pretrained_steps"]) == (0.3, 3)
+    start = load_state(backbone)
+    shared = [k for k in start if k in tuned and k.startswith("encoder")]
+    # every step was a head-only warm-up step, so the transferred encoder is exactly the backbone's
+    assert shared and all(torch.equal(start[k].float(), tuned[k].float()) for k in shared)
+
+    explicit, moved = run("explicit", pretrained_lr_scale=1.0, freeze_pretrained_steps=0)
+    assert (explicit["pretrained_lr_scale"], explicit["freeze_pretrained_steps"]) == (1.0, 0)
+    assert any(not torch.equal(start[k].float(), moved[k].float()) for k in shared)

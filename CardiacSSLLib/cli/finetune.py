@@ -31,14 +31,14 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--pretrained-lr-scale",
         type=float,
-        default=1.0,
-        help="learning-rate factor for weights loaded from --init (e.g. 0.1 keeps a backbone close to its start)",
+        help="learning-rate factor for weights loaded from --init (e.g. 0.1 keeps a backbone close to its start; "
+        "default: the recipe a backbone records, which its card's few-shot numbers used, else 1)",
     )
     p.add_argument(
         "--freeze-pretrained-steps",
         type=int,
-        default=0,
-        help="train only the freshly initialised layers (the head) for this many steps first (warm-up)",
+        help="train only the freshly initialised layers (the head) for this many steps first (warm-up; "
+        "default: the recipe a backbone records, else 0)",
     )
     p.add_argument(
         "--target-spacing",

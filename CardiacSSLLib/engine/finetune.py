@@ -13,7 +13,7 @@ import json
 import logging
 import math
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +42,11 @@ class FinetuneConfig:
     batch_size: int = 8
     patch_size: int = 160
     lr: float = 1e-3
-    pretrained_lr_scale: float = 1.0  # lr factor for weights loaded from a backbone
-    freeze_pretrained_steps: int = 0  # staged fine-tuning: train fresh weights first
+    # lr factor for weights loaded from a backbone, and staged fine-tuning (train fresh weights
+    # first); None: the recipe the backbone records under "finetune" (the one its card's few-shot
+    # numbers were measured with), else 1.0 and 0
+    pretrained_lr_scale: float | None = None
+    freeze_pretrained_steps: int | None = None
     linear_probe: bool = False  # train only the output convolution(s) on a frozen backbone
     weight_decay: float = 1e-5
     features: tuple[int, ...] = (16, 32, 64, 128, 256)
@@ -126,7 +129,21 @@ def build_model(cfg: FinetuneConfig) -> tuple[UNet2D, dict, set[str]]:
         "init_method": init_cfg.get("method", init_cfg.get("init_method", "")),
         "loaded_keys": len(loaded),
     }
+    if init_cfg.get("kind") == "backbone" and isinstance(init_cfg.get("finetune"), dict):
+        info["recipe"] = init_cfg["finetune"]
     return net, info, set(loaded)
+
+
+def with_transfer_recipe(cfg: FinetuneConfig, init_info: dict) -> FinetuneConfig:
+    """``cfg`` with the transfer options it leaves open (None) set: the start's recorded recipe, else 1.0 and 0."""
+    recipe = init_info.get("recipe") or {}
+    scale = cfg.pretrained_lr_scale
+    steps = cfg.freeze_pretrained_steps
+    return replace(
+        cfg,
+        pretrained_lr_scale=float(recipe.get("pretrained_lr_scale", 1.0) if scale is None else scale),
+        freeze_pretrained_steps=int(recipe.get("freeze_pretrained_steps", 0) if steps is None else steps),
+    )
 
 
 def dice_per_structure(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> dict[str, float]:
@@ -340,13 +357,14 @@ def finetune(
     run = RunRecord.begin(device)  # the commit of the code that trains, not whatever is checked out at the end
     train_slices, val_cines = collect_data(cfg)
     net, init_info, pretrained = build_model(cfg)
+    cfg = with_transfer_recipe(cfg, init_info)
     net.to(device).train()
     model_cfg = {
         "kind": "segmentation",
         "network": net.config.to_dict(),
         "preprocess": {"target_spacing": cfg.target_spacing, "normalize_percentiles": [0.5, 99.5]},
         "labels": labels.names_record(),
-        **{k: v for k, v in init_info.items() if k != "loaded_keys"},
+        **{k: v for k, v in init_info.items() if k not in ("loaded_keys", "recipe")},
     }
     opt = _optimizer(cfg, net, pretrained)
     dataset, loader = _loader(cfg, train_slices, extra_slices)
