@@ -22,10 +22,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
+from CardiacSSLLib.metrics.paired import STRUCTURES, mean_and_sd, paired_gain
 
 ROOT = Path(__file__).resolve().parents[1]
-STRUCTURES = ("LV", "MYO", "RV", "mean")
 
 
 def run_one(out: Path, acdc: str, init: str | None, n: int, draw: int, args) -> dict:
@@ -79,7 +78,7 @@ def score_cell(out: Path, acdc: str, init: str | None, n: int, draw: int, args) 
     dice = {k: v["dice"]["mean"] for k, v in r["summary"]["structures"].items()}
     dice["mean"] = r["summary"]["mean"]["dice"]
     patients = json.loads((out / "model.json").read_text())["training"]["acdc_train"]
-    record = {"init": init or "scratch", "n": n, "draw": draw, "patients": patients, "dice": dice}
+    record = {"init": init or "scratch", "n": n, "draw": draw, "split": args.split, "patients": patients, "dice": dice}
     record["cleanup"] = list(DEFAULT_STEPS)
     (out / "result.json").write_text(json.dumps(record, indent=1))
     return record
@@ -133,16 +132,11 @@ def main() -> None:
         for init in starts:
             label = init or "scratch"
             runs = [results[(label, n, d)]["dice"] for d in range(args.draws)]
-            cells = []
-            for s in STRUCTURES:
-                mean = float(np.mean([r[s] for r in runs]))
-                if init is None:
-                    spread = float(np.std([r[s] for r in runs], ddof=1)) if len(runs) > 1 else float("nan")
-                    cells.append(f"{mean:.3f} sd {spread:.3f}")
-                else:
-                    gains = np.array([r[s] - b[s] for r, b in zip(runs, base, strict=True)])
-                    sd = float(gains.std(ddof=1)) if len(gains) > 1 else float("nan")
-                    cells.append(f"{gains.mean():+.3f}+-{sd:.3f}")
+            if init is None:
+                cells = ["{:.3f} sd {:.3f}".format(*mean_and_sd(runs, s)) for s in STRUCTURES]
+            else:
+                gain = paired_gain(runs, base)
+                cells = [f"{gain[s]['mean']:+.3f}+-{gain[s]['sd']:.3f}" for s in STRUCTURES]
             print(f"{label:28} " + " ".join(f"{c:>15}" for c in cells))
 
 

@@ -5,8 +5,8 @@ Evaluates the model on the ACDC test split (and Sunnybrook when given) so the ca
 
     python scripts/bundle_model.py CHECKPOINT --name NAME --acdc ../shared/data/acdc \
         --sunnybrook ../shared/data/sunnybrook --command "cardiacssl finetune ..." [--default]
-    python scripts/bundle_model.py BACKBONE --name NAME --fewshot runs/fewshot-bundled/fewshot.json \
-        --command "cardiacssl pretrain ..."
+    python scripts/bundle_model.py BACKBONE --name NAME --paired runs/fewshot-paired --paired-start CELL \
+        --paired-command "python benchmarks/fewshot_paired.py ..." --command "cardiacssl pretrain ..."
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ import json
 import math
 import re
 from pathlib import Path
+
+from paired_fewshot import card_lines, read_cells
+from paired_fewshot import summary as fewshot_summary
 
 from CardiacSSLLib.engine.run_record import COMMIT_KEY, recorded_commit
 
@@ -105,6 +108,28 @@ def fewshot_lines(fewshot: dict, label: str) -> list[str]:
     return lines
 
 
+def health_lines(cfg: dict) -> list[str]:
+    """The backbone's health checks (``engine/health.py``), as measured at the end of its pretraining."""
+    h = cfg.get("health")
+    if not h:
+        return []
+    drift = h.get("drift", {})
+    least = min(drift, key=drift.get) if drift else None
+    verdict = "passes" if h.get("passed") else "fails: " + "; ".join(h.get("failures", []))
+    return [
+        "## Health checks",
+        "",
+        "| check | this backbone | same network, random weights |",
+        "|---|---|---|",
+        f"| frozen-feature probe Dice | {_fmt(h.get('probe_dice'))} | {_fmt(h.get('probe_dice_random'))} |",
+        f"| bottleneck effective rank | {h['rank']['bottleneck']:.0f} | {h['rank_random']['bottleneck']:.0f} |",
+        f"| least-moved transferred convolution (1 - cos) | {_fmt(drift.get(least))} (`{least}`) | 0 |",
+        "",
+        f"Verdict: **{verdict}**.",
+        "",
+    ]
+
+
 def phase_table(result: dict) -> list[str]:
     """Dice / HD95 / ASSD per structure at ED and ES (mean over patients)."""
     rows = ["| phase | structure | Dice | HD95 | ASSD |", "|---|---|---|---|---|"]
@@ -148,6 +173,7 @@ def write_card(
     label: str = "",
     note: str = "",
     init_name: str = "",
+    paired_lines: list[str] = (),
 ) -> None:
     method = cfg.get("method") or cfg.get("init_method") or "scratch (no pretraining)"
     paper = f" ({cfg['paper']})" if cfg.get("paper") else ""
@@ -191,8 +217,11 @@ def write_card(
         lines += agreement_lines(sunny)
     if acdc is not None or sunny:
         lines.append("")
+    if cfg.get("kind") == "backbone":
+        lines += health_lines(cfg)
     if fewshot:
         lines += fewshot_lines(fewshot, label)
+    lines += list(paired_lines)
     lines += ["## Reproduce", "", "```", command, "```", ""]
     path.write_text("\n".join(lines))
 
@@ -227,6 +256,10 @@ def main() -> None:
     ap.add_argument("--command", default="", help="the exact command(s) that trained it")
     ap.add_argument("--fewshot", help="fewshot.json from benchmarks/bundled_models.py --fewshot")
     ap.add_argument("--label", default="", help="this method's row in --fewshot (default: the method)")
+    ap.add_argument("--paired", type=Path, help="a backbone: the --out folder of benchmarks/fewshot_paired.py")
+    ap.add_argument("--paired-start", default="", help="this backbone's cell folder name under --paired")
+    ap.add_argument("--paired-split", default="test", help="the split --paired scored (the card states it)")
+    ap.add_argument("--paired-command", default="", help="the fewshot_paired.py command(s) behind --paired")
     ap.add_argument("--init-name", default="", help="the bundled backbone a segmentation model was fine-tuned from")
     ap.add_argument("--hardware", default="", help="where it was trained, when the config does not say")
     ap.add_argument("--commit", default="", help="the commit that trained it, when the config records another")
@@ -241,6 +274,9 @@ def main() -> None:
 
     cfg = read_config(args.checkpoint)
     state = load_state(args.checkpoint, cfg.get("sha256"))
+    paired = read_cells(args.paired, args.paired_start, args.paired_split) if args.paired else None
+    if paired:  # fine-tuning from it defaults to the recipe its card's numbers were measured with
+        cfg["finetune"] = paired["recipe"]
     stem = MODELS / args.name
     cfg = portable({**cfg, "name": args.name})
     if args.postprocess:
@@ -267,7 +303,17 @@ def main() -> None:
     cfg = read_config(stem)
     label = args.label or cfg.get("method") or cfg.get("init_method") or "scratch"
     write_card(
-        stem.with_suffix(".md"), args.name, cfg, acdc, sunny, args.command, fewshot, label, args.note, args.init_name
+        stem.with_suffix(".md"),
+        args.name,
+        cfg,
+        acdc,
+        sunny,
+        args.command,
+        fewshot,
+        label,
+        args.note,
+        args.init_name,
+        card_lines(paired, args.paired_command) if paired else [],
     )
     index_path = MODELS / "models.json"
     index = json.loads(index_path.read_text()) if index_path.exists() else {"models": []}
@@ -300,6 +346,8 @@ def main() -> None:
             "mean_dice": {n: round(d["mean"], 4) for n, d in fewshot["results"][label].items()},
             "scratch_mean_dice": {n: round(d["mean"], 4) for n, d in fewshot["results"].get("scratch", {}).items()},
         }
+    if paired:
+        entry["summary"]["fewshot"] = fewshot_summary(paired)
     index["models"].append(entry)
     if args.default or "default" not in index:
         index["default"] = args.name
