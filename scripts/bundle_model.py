@@ -29,10 +29,15 @@ LICENSE_NOTE = (
     "this model inherits a non-commercial, research-only use note. Not a medical device."
 )
 
-BACKBONE_LICENSE_NOTE = (
-    "Pretrained on ACDC images (O. Bernard et al., IEEE TMI 2018; CC BY-NC-SA 4.0, so non-commercial, "
-    "research-only use) and Sunnybrook cines (CC0). Not a medical device."
-)
+
+def backbone_license_note(cfg: dict) -> str:
+    """The use note of a backbone, naming the data it was actually pretrained on."""
+    sources = " ".join(cfg.get("data", {}).get("sources", []))
+    sunnybrook = " and Sunnybrook cines (CC0)" if "sunnybrook" in sources.lower() else ""
+    return (
+        "Pretrained on ACDC images (O. Bernard et al., IEEE TMI 2018; CC BY-NC-SA 4.0, so non-commercial, "
+        f"research-only use){sunnybrook}. Not a medical device."
+    )
 
 
 def portable(value):
@@ -186,7 +191,7 @@ def write_card(
         f"target spacing {cfg.get('preprocess', {}).get('target_spacing', cfg.get('data', {}).get('target_spacing'))}"
         " mm (native pixels when unknown)",
         _data_line(cfg),
-        f"- license: {LICENSE_NOTE if cfg.get('kind') != 'backbone' else BACKBONE_LICENSE_NOTE}",
+        f"- license: {LICENSE_NOTE if cfg.get('kind') != 'backbone' else backbone_license_note(cfg)}",
         f"- commit {(recorded_commit(cfg) or '?')[:7]}, hardware {cfg.get('hardware', '?')}, "
         f"wall time {cfg.get('wall_time_s', cfg.get('wall_s', '?'))} s",
     ]
