@@ -249,7 +249,9 @@ def test_start_points_offer_backbones_with_fewshot_dice_and_scratch(tmp_path, ph
         # measured best first (MIM beat scratch), then scratch, then the unmeasured user backbone
         assert [c.value for c in choices] == [START_SELECTED, "unet-mim-bb", START_SCRATCH, "my-bb"]
         labels = [c.label for c in choices]
-        assert labels[1] == "unet-mim-bb (pretrained MIM; 1 patient: Dice 0.61 vs scratch 0.45)"
+        # the fewest and the most patients measured
+        measured = "1 patient: Dice 0.61 vs scratch 0.45; 5 patients: Dice 0.80 vs scratch 0.70"
+        assert labels[1] == f"unet-mim-bb (pretrained MIM; {measured})"
         assert labels[3] == "my-bb (user; pretrained SimCLR)"  # no few-shot numbers for a user backbone
         assert "selected" in labels[0] and labels[2] == "scratch (random init)"
 
