@@ -214,6 +214,26 @@ def test_models_lists_and_unknown_subcommand(tmp_path, monkeypatch, capsys):
     assert main(["no-such-command"]) == 2
 
 
+def test_models_shows_a_backbones_paired_few_shot_gain(tmp_path, monkeypatch, capsys):
+    import json
+
+    from CardiacSSLLib import registry
+    from CardiacSSLLib.checkpoint import sha256_file
+
+    bundled = tmp_path / "bundled"
+    tiny_checkpoint(bundled / "bb")
+    fewshot = {"mean_dice": {"1": 0.668, "5": 0.777}, "scratch_mean_dice": {"1": 0.615, "5": 0.777}}
+    fewshot["gain"] = {"1": {"mean": 0.053, "sd": 0.076}, "5": {"mean": 0.001, "sd": 0.029}}
+    entry = {"name": "bb", "kind": "backbone", "file": "bb.safetensors", "summary": {"fewshot": fewshot}}
+    entry["sha256"] = sha256_file(bundled / "bb.safetensors")
+    (bundled / "models.json").write_text(json.dumps({"models": [entry]}))
+    monkeypatch.setenv(registry.MODELS_ENV, str(bundled))
+    monkeypatch.setenv(registry.HOME_ENV, str(tmp_path / "home"))
+    assert main(["models"]) == 0
+    row = next(r for r in capsys.readouterr().out.splitlines() if r.startswith("bb "))
+    assert "n=1 0.668 (scratch 0.615, paired gain +0.053 +- 0.076)" in row and "n=5 0.777" in row
+
+
 def test_every_option_of_every_command_says_what_it_does():
     import argparse
 

@@ -60,7 +60,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _fewshot_summary(fewshot: dict) -> str:
-    """'few-shot mean Dice n=1 0.612 (scratch 0.752), ...' for a backbone's line."""
+    """'few-shot mean Dice n=1 0.668 (scratch 0.615, paired gain +0.053 +- 0.076), ...' for a backbone's line."""
     ours, scratch = fewshot.get("mean_dice", {}), fewshot.get("scratch_mean_dice", {})
-    cells = [f"n={n} {v:.3f}" + (f" (scratch {scratch[n]:.3f})" if n in scratch else "") for n, v in ours.items()]
+    gains = fewshot.get("gain", {})
+    cells = []
+    for n, v in ours.items():
+        notes = [f"scratch {scratch[n]:.3f}"] if n in scratch else []
+        if n in gains:  # paired over draws (same patients and seed): the number to judge a start by
+            notes.append(f"paired gain {gains[n]['mean']:+.3f} +- {gains[n]['sd']:.3f}")
+        cells.append(f"n={n} {v:.3f}" + (f" ({', '.join(notes)})" if notes else ""))
     return "few-shot mean Dice " + ", ".join(cells)
