@@ -81,6 +81,7 @@ class WebApp:
         state.change("c_frame")(self.cine.on_frame)
         state.change("c_active_segment")(self.editor.on_active_segment)
         state.change("c_active_tool")(self.editor.on_tool)
+        state.change("c_ft_init", "c_ft_recommended")(self.finetune.show_recipe)
         self.server.controller.on_server_bind.add(self._bind_routes)
         self.server.controller.on_server_ready.add(self._on_ready)
 
@@ -128,6 +129,7 @@ class WebApp:
                 "ft_name": state.c_ft_name,
                 "ft_steps": state.c_ft_steps,
                 "ft_init": state.c_ft_init,
+                "ft_recommended": state.c_ft_recommended,
                 "ft_lr_scale": state.c_ft_lr_scale,
                 "ft_freeze_steps": state.c_ft_freeze_steps,
             },

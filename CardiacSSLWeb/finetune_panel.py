@@ -32,6 +32,25 @@ class FinetunePanel:
         if current not in [i["value"] for i in items]:
             current = START_SELECTED
         self.state.update({"c_ft_inits": items, "c_ft_init": current})
+        self.show_recipe()
+
+    def show_recipe(self, **_) -> None:
+        """While "Recommended for this start" is checked, the LR-factor and warm-up fields show the
+        start's recipe (state change of the start or the checkbox); unchecked, they keep the user's values."""
+        from CardiacSSLWorkflow.finetune_logic import recommended_recipe
+
+        if not self.state.c_ft_recommended:
+            self.state.c_ft_recipe_text = "values set by hand"
+            return
+        recipe = self.page.guarded("reading the start's recipe", recommended_recipe, self.state.c_ft_init)
+        if recipe is not None:
+            self.state.update(
+                {
+                    "c_ft_lr_scale": recipe.pretrained_lr_scale,
+                    "c_ft_freeze_steps": recipe.freeze_pretrained_steps,
+                    "c_ft_recipe_text": f"recipe: {recipe.source}",
+                }
+            )
 
     def on_finetune(self) -> None:
         """Start the worker process; returns at once (the run is watched by a task)."""
@@ -42,8 +61,11 @@ class FinetunePanel:
             return
         state = self.state
         advanced = self.page.guarded(
-            "reading the advanced options", transfer_options, state.c_ft_lr_scale, state.c_ft_freeze_steps
-        )  # the page's values follow --finetune-args, so they win; empty at the defaults
+            "reading the advanced options",
+            lambda: transfer_options(
+                state.c_ft_lr_scale, state.c_ft_freeze_steps, recommended=bool(state.c_ft_recommended)
+            ),
+        )  # none when recommended (the worker applies the start's recipe); else after --finetune-args, so they win
         if advanced is None:
             return
         name = (self.state.c_ft_name or "").strip() or time.strftime("web-%Y%m%d-%H%M%S")

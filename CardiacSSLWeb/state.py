@@ -55,8 +55,10 @@ DEFAULTS = {
     "c_ft_init": "",
     "c_ft_name": "",
     "c_ft_steps": 100,
-    "c_ft_lr_scale": 1.0,  # advanced: `--pretrained-lr-scale`, sent only when not 1
-    "c_ft_freeze_steps": 0,  # advanced: `--freeze-pretrained-steps`, sent only when not 0
+    "c_ft_recommended": True,  # advanced: the start's recommended recipe (no options sent; the two below show it)
+    "c_ft_recipe_text": "",
+    "c_ft_lr_scale": 1.0,  # advanced, unchecked: `--pretrained-lr-scale`
+    "c_ft_freeze_steps": 0,  # advanced, unchecked: `--freeze-pretrained-steps`
     "c_ft_running": False,
     "c_ft_progress": 0,
     "c_ft_text": "",

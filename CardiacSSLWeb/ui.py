@@ -224,6 +224,16 @@ def _finetune_section(app) -> None:
             id="ft-steps",
         )
     html.Div("Advanced (weights loaded from the start model or backbone):", classes="text-caption mt-1")
+    v3.VCheckbox(
+        v_model=("c_ft_recommended",),
+        label="Recommended for this start",
+        density="compact",
+        hide_details=True,
+        title="A pretrained backbone's recorded learning-rate factor and warm-up (the ones its card's few-shot "
+        "numbers were measured with), else 1 and 0; the fields show them. Uncheck to set them yourself",
+        id="ft-recommended",
+    )
+    html.Div("{{ c_ft_recipe_text }}", classes="text-caption", id="ft-recipe-text")
     with html.Div(classes="d-flex"):
         v3.VTextField(
             v_model_number=("c_ft_lr_scale",),
@@ -234,6 +244,7 @@ def _finetune_section(app) -> None:
             max=10,
             density="compact",
             hide_details=True,
+            disabled=("c_ft_recommended",),
             title="Learning-rate factor for the weights loaded from the start model or backbone (below 1 keeps them "
             "closer to what they learnt, 0 freezes them); 1: one learning rate for the whole network",
             id="ft-lr-scale",
@@ -246,6 +257,7 @@ def _finetune_section(app) -> None:
             density="compact",
             hide_details=True,
             classes="ml-2",
+            disabled=("c_ft_recommended",),
             title="Train only the new layers (not loaded from the start model or backbone) for this many steps "
             "first, then everything; 0: no warm-up",
             id="ft-freeze-steps",

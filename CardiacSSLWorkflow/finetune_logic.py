@@ -14,8 +14,9 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from CardiacSSLLib.errors import InputError, OutputExistsError
+from CardiacSSLLib.errors import CardiacSSLError, InputError, OutputExistsError
 from CardiacSSLLib.method_names import method_title
 from CardiacSSLWorkflow.finetune_runner import ProcessRunner, RunResult, SubprocessRunner, finetune_command
 
@@ -24,10 +25,12 @@ logger = logging.getLogger(__name__)
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 START_SELECTED = ""  # continue training the model selected for segmentation (the default)
 START_SCRATCH = ":scratch"  # random initialisation; never a model name (those start with a letter or digit)
-# `cardiacssl finetune` defaults of the advanced transfer options: one learning rate, no warm-up.
+# The advanced transfer options when a start records no recipe (scratch, a segmentation model, a
+# backbone without one): one learning rate, no warm-up (engine.finetune.with_transfer_recipe).
 DEFAULT_PRETRAINED_LR_SCALE = 1.0
 DEFAULT_FREEZE_PRETRAINED_STEPS = 0
 MAX_PRETRAINED_LR_SCALE = 10.0
+MAX_SHOWN_FREEZE_STEPS = 100000  # the module's warm-up spin box (parameters.py)
 
 
 @dataclass
@@ -139,13 +142,20 @@ def _number(value: float | str | None, default: float) -> float:
 def transfer_options(
     pretrained_lr_scale: float | str | None = DEFAULT_PRETRAINED_LR_SCALE,
     freeze_pretrained_steps: int | str | None = DEFAULT_FREEZE_PRETRAINED_STEPS,
+    *,
+    recommended: bool = False,
 ) -> list[str]:
-    """The ``cardiacssl finetune`` options for the advanced settings, each only when it differs from its default.
+    """The ``cardiacssl finetune`` options for the advanced settings.
 
-    ``pretrained_lr_scale`` multiplies the learning rate of the weights loaded from the start
-    model or backbone; ``freeze_pretrained_steps`` trains only the new layers for that many
-    steps first. Values may come as text (the web page's fields); bad ones raise InputError.
+    ``recommended``: no options, so the worker uses the start's recommended recipe
+    (:func:`recommended_recipe`); the two values are then only what the page shows and are
+    ignored. Otherwise both options are always passed, as given. ``pretrained_lr_scale``
+    multiplies the learning rate of the weights loaded from the start model or backbone;
+    ``freeze_pretrained_steps`` trains only the new layers for that many steps first. Values
+    may come as text (the web page's fields); bad ones raise InputError.
     """
+    if recommended:
+        return []
     scale = _number(pretrained_lr_scale, DEFAULT_PRETRAINED_LR_SCALE)
     if not 0.0 <= scale <= MAX_PRETRAINED_LR_SCALE:  # NaN fails too
         raise InputError(
@@ -157,12 +167,59 @@ def transfer_options(
         raise InputError(
             f"the warm-up steps (only new layers train) must be a whole number >= 0, not {freeze_pretrained_steps!r}"
         )
-    options = []
-    if abs(scale - DEFAULT_PRETRAINED_LR_SCALE) > 1e-9:
-        options += ["--pretrained-lr-scale", f"{scale:g}"]
-    if int(steps) != DEFAULT_FREEZE_PRETRAINED_STEPS:
-        options += ["--freeze-pretrained-steps", str(int(steps))]
-    return options
+    # explicit even at 1 and 0: without them a backbone's recorded recipe would apply instead
+    return ["--pretrained-lr-scale", f"{scale:g}", "--freeze-pretrained-steps", str(int(steps))]
+
+
+class TransferRecipe(NamedTuple):
+    """The transfer options a start recommends, and where they come from (shown to the user)."""
+
+    pretrained_lr_scale: float
+    freeze_pretrained_steps: int
+    source: str
+
+
+def _recorded_recipe(start: str) -> tuple[dict, str]:
+    """(the ``"finetune"`` recipe the backbone ``start`` records, or {}; its name, or why there is none).
+
+    Plain JSON reading, like :func:`_method`: no torch needed to show it.
+    """
+    from CardiacSSLLib.registry import resolve
+
+    try:
+        entry = resolve(start)
+        config = json.loads(Path(f"{entry.path}.json").read_text())
+    except (CardiacSSLError, OSError, ValueError):
+        return {}, f"{start} is not found or unreadable"
+    if not isinstance(config, dict):
+        config = {}
+    recipe = config.get("finetune")
+    if config.get("kind") != "backbone" or not isinstance(recipe, dict) or not recipe:
+        return {}, f"{entry.name} records no recipe"  # the worker applies a recipe only from a backbone
+    return recipe, entry.name
+
+
+def recommended_recipe(start: str | None) -> TransferRecipe:
+    """What fine-tuning from ``start`` (a :func:`list_start_points` value) uses without transfer options.
+
+    A backbone's recorded recipe (the one its card's few-shot numbers were measured with);
+    otherwise one learning rate and no warm-up (also shown, with a warning in ``source``, for a
+    recorded recipe out of the fields' ranges).
+    """
+    defaults = (DEFAULT_PRETRAINED_LR_SCALE, DEFAULT_FREEZE_PRETRAINED_STEPS)
+    if start == START_SCRATCH:
+        return TransferRecipe(*defaults, "defaults (scratch: no pretrained weights)")
+    if start in (None, START_SELECTED):
+        return TransferRecipe(*defaults, "defaults (continuing a segmentation model)")
+    recipe, name = _recorded_recipe(start)
+    if not recipe:
+        return TransferRecipe(*defaults, f"defaults ({name})")
+    scale = _number(recipe.get("pretrained_lr_scale"), DEFAULT_PRETRAINED_LR_SCALE)
+    steps = _number(recipe.get("freeze_pretrained_steps"), DEFAULT_FREEZE_PRETRAINED_STEPS)
+    if not (0.0 <= scale <= MAX_PRETRAINED_LR_SCALE and 0 <= steps <= MAX_SHOWN_FREEZE_STEPS and steps.is_integer()):
+        # the worker would use it as recorded: say so rather than show values it will not use
+        return TransferRecipe(*defaults, f"{name} records an out-of-range recipe {recipe}: uncheck and set the values")
+    return TransferRecipe(scale, int(steps), f"recorded by {name} (its card's few-shot numbers used it)")
 
 
 def describe_init(init: str | None) -> str:

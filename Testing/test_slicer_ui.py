@@ -65,6 +65,8 @@ def test_bound_widgets_match_parameters_and_widget_types():
             assert cls == "QSpinBox"
         if fields[param].startswith("Annotated[float"):
             assert cls == "QDoubleSpinBox"
+        if fields[param] == "bool":
+            assert cls == "QCheckBox"
     gui_params = {
         "inputVolume",
         "frames",
@@ -73,6 +75,7 @@ def test_bound_widgets_match_parameters_and_widget_types():
         "trainingSetFolder",
         "finetuneName",
         "finetuneSteps",
+        "finetuneRecommended",
         "finetunePretrainedLrScale",
         "finetuneFreezeSteps",
     }
@@ -105,9 +108,16 @@ def _parameter_default_and_range(param: str) -> tuple[float, float, float]:
     return ast.literal_eval(stmt.value), *(ast.literal_eval(a) for a in within.args)
 
 
-def test_advanced_finetune_options_default_to_the_cli_defaults():
-    """Layer-wise LR and warm-up: spin boxes in the fine-tune section with the parameter node's defaults
-    and ranges; those defaults are `cardiacssl finetune`'s and add nothing to its command."""
+def _parameter_default(param: str):
+    tree = ast.parse((PANEL / "parameters.py").read_text())
+    stmt = next(n for n in ast.walk(tree) if isinstance(n, ast.AnnAssign) and getattr(n.target, "id", "") == param)
+    return ast.literal_eval(stmt.value)
+
+
+def test_advanced_finetune_options_default_to_the_starts_recommended_recipe():
+    """Layer-wise LR and warm-up: "Recommended for this start" (checked by default, as its parameter)
+    sends no option, so `cardiacssl finetune` applies the start's recipe (its defaults are None);
+    unchecked, the two spin boxes (the parameter node's defaults and ranges) are sent."""
     import argparse
 
     from CardiacSSLLib.cli.finetune import add_parser
@@ -117,29 +127,33 @@ def test_advanced_finetune_options_default_to_the_cli_defaults():
     add_parser(parser.add_subparsers())
     cli_defaults = vars(parser.parse_args(["finetune"]))
     widgets, fields = _ui_widgets(), _parameter_fields()
-    section = list(widgets["finetuneCollapsibleButton"].iter("widget"))
-    for name, param, option, kind, words in (
-        ("finetunePretrainedLrScaleSpinBox", "finetunePretrainedLrScale", "pretrained_lr_scale", "float",
-         ("Learning-rate factor", "start model or backbone")),
-        ("finetuneFreezeStepsSpinBox", "finetuneFreezeSteps", "freeze_pretrained_steps", "int",
-         ("only the new layers", "steps first")),
+    section = list(widgets["finetuneAdvancedCollapsibleButton"].iter("widget"))
+    box = widgets["finetuneRecommendedCheckBox"]
+    assert box in section and box.get("class") == "QCheckBox" and _bound(box) == "finetuneRecommended"
+    assert fields["finetuneRecommended"] == "bool" and _parameter_default("finetuneRecommended") is True
+    assert _property(box, "checked") == "true" and _property(box, "text") == "Recommended for this start"
+    assert widgets["finetuneRecipeLabel"] in section  # where the recipe's source is shown
+    assert cli_defaults["pretrained_lr_scale"] is None and cli_defaults["freeze_pretrained_steps"] is None
+    assert finetune_logic.transfer_options(0.5, 10, recommended=True) == []
+    for name, param, kind, words in (
+        ("finetunePretrainedLrScaleSpinBox", "finetunePretrainedLrScale", "float",
+         ("Learning-rate factor", "start model or backbone", "Recommended for this start")),
+        ("finetuneFreezeStepsSpinBox", "finetuneFreezeSteps", "int",
+         ("only the new layers", "steps first", "Recommended for this start")),
     ):  # fmt: skip
         widget = widgets[name]
         assert widget in section and _bound(widget) == param and fields[param].startswith(f"Annotated[{kind}")
         assert all(w in _property(widget, "toolTip") for w in words)
         default, low, high = _parameter_default_and_range(param)
-        assert float(_property(widget, "value")) == default == cli_defaults[option]
+        assert float(_property(widget, "value")) == default
         assert (float(_property(widget, "minimum")), float(_property(widget, "maximum"))) == (low, high)
-    assert (
-        finetune_logic.transfer_options(
-            finetune_logic.DEFAULT_PRETRAINED_LR_SCALE, finetune_logic.DEFAULT_FREEZE_PRETRAINED_STEPS
-        )
-        == []
-    )
-    assert finetune_logic.DEFAULT_PRETRAINED_LR_SCALE == cli_defaults["pretrained_lr_scale"]
-    assert finetune_logic.DEFAULT_FREEZE_PRETRAINED_STEPS == cli_defaults["freeze_pretrained_steps"]
+    # what the boxes show without a recipe (scratch, the selected model) is the parameters' default
+    defaults = (_parameter_default("finetunePretrainedLrScale"), _parameter_default("finetuneFreezeSteps"))
+    assert finetune_logic.recommended_recipe(finetune_logic.START_SCRATCH)[:2] == defaults
     assert _parameter_default_and_range("finetunePretrainedLrScale")[2] == finetune_logic.MAX_PRETRAINED_LR_SCALE
-    assert "transfer_options(p.finetunePretrainedLrScale, p.finetuneFreezeSteps)" in (PANEL / "widget.py").read_text()
+    assert _parameter_default_and_range("finetuneFreezeSteps")[2] == finetune_logic.MAX_SHOWN_FREEZE_STEPS
+    source = (PANEL / "widget.py").read_text()
+    assert "recommended=p.finetuneRecommended" in source and "recommended_recipe(p.finetuneInit)" in source
 
 
 def test_model_card_buttons_sit_beside_their_selectors():

@@ -40,6 +40,11 @@ class FakeWidget:
         for slot in self.slots.get("clicked()", []):
             slot()
 
+    def toggle(self, checked: bool):  # QCheckBox: the user (un)checks it
+        self.checked = checked
+        for slot in self.slots.get("toggled(bool)", []):
+            slot(checked)
+
     # QComboBox
     def clear(self):
         self.items, self.current = [], -1
@@ -170,8 +175,9 @@ def gui(monkeypatch, tmp_path):
     controller = widget_module.CardiacSSLWidgetController(module_widget, ui_widget)
     params = FakeParameterNode(
         inputVolume=None, model="", frames="all", device="cpu", segmentation=None,
-        trainingSetFolder=Path(), finetuneInit="", finetuneName="", finetuneSteps=3, finetunePretrainedLrScale=1.0,
-        finetuneFreezeSteps=0, metricsTable=None, volumeChart=None, propagateMethod="fused",
+        trainingSetFolder=Path(), finetuneInit="", finetuneName="", finetuneSteps=3, finetuneRecommended=True,
+        finetunePretrainedLrScale=1.0, finetuneFreezeSteps=0, metricsTable=None, volumeChart=None,
+        propagateMethod="fused",
     )  # fmt: skip
     controller.setParameterNode(params)
     yield SimpleNamespace(controller=controller, ui=ui, params=params, dialogs=dialogs, scene=scene)
@@ -273,7 +279,8 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
     assert ui.finetuneButton.text == "Cancel fine-tuning"
     command = gui.controller._finetune.runner.command
     assert command[command.index("--init") + 1] == params.model  # default: continue the selected model
-    assert "--pretrained-lr-scale" not in command and "--freeze-pretrained-steps" not in command  # defaults
+    # "Recommended for this start" (the default): no options, the worker applies the start's recipe
+    assert "--pretrained-lr-scale" not in command and "--freeze-pretrained-steps" not in command
     gui.controller._poll()
     assert ui.finetuneProgressBar.value == 50
     assert ui.finetuneButton.text == "Fine-tune" and "out of memory" in ui.finetuneStatusLabel.text
@@ -282,6 +289,7 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
     assert params.finetuneInit == START_SCRATCH
     ui.refreshModelsButton.click()  # refreshing the lists keeps the choice
     assert ui.finetuneInitSelector.currentData == START_SCRATCH
+    uncheck(gui)
     params.finetunePretrainedLrScale, params.finetuneFreezeSteps = 0.1, 25  # the advanced options
     ui.finetuneButton.click()
     command = gui.controller._finetune.runner.command
@@ -293,6 +301,82 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
     ui.casesTable.selected = [0]
     ui.removeCaseButton.click()
     assert ui.casesTable.row_count == 0
+
+
+def uncheck(gui, checked: bool = False) -> None:
+    """The user (un)checks "Recommended for this start"; the binding then stores it (after the panel's slot)."""
+    gui.ui.finetuneRecommendedCheckBox.toggle(checked)
+    gui.params.finetuneRecommended = checked
+
+
+def test_recommended_recipe_follows_the_start_until_unchecked(gui, tmp_path, monkeypatch):
+    """Checked (the default): the boxes are locked and show the start's recipe, and no option is sent;
+    unchecked: the boxes keep the user's values, whatever the start, and both are sent."""
+    import json
+
+    from CardiacSSLLib.io.trainingset import TrainingSet
+    from CardiacSSLLib.phantom import make_phantom
+    from CardiacSSLPanel import widget as widget_module
+    from CardiacSSLWorkflow.finetune_logic import START_SCRATCH
+    from helpers import tiny_checkpoint
+
+    backbone = tiny_checkpoint(tmp_path / "home" / "models" / "rec-bb" / "model").with_suffix(".json")
+    recipe = {"pretrained_lr_scale": 0.3, "freeze_pretrained_steps": 50}
+    backbone.write_text(json.dumps(json.loads(backbone.read_text()) | {"kind": "backbone", "finetune": recipe}))
+    ui, params = gui.ui, gui.params
+    lr_box, steps_box, combo = (
+        ui.finetunePretrainedLrScaleSpinBox,
+        ui.finetuneFreezeStepsSpinBox,
+        ui.finetuneInitSelector,
+    )
+    ui.refreshModelsButton.click()
+    assert lr_box.enabled is False and steps_box.enabled is False  # checked by default: locked
+    combo.setCurrentIndex(combo.findData("rec-bb"))
+    assert (params.finetunePretrainedLrScale, params.finetuneFreezeSteps) == (0.3, 50)
+    assert "recorded by rec-bb" in ui.finetuneRecipeLabel.text
+    combo.setCurrentIndex(combo.findData(START_SCRATCH))
+    assert (params.finetunePretrainedLrScale, params.finetuneFreezeSteps) == (1.0, 0)
+    assert "defaults" in ui.finetuneRecipeLabel.text
+
+    params.trainingSetFolder = tmp_path / "ts"
+    cine = make_phantom(n_frames=2, n_slices=3, size=40, seed=4)
+    TrainingSet(tmp_path / "ts").add(cine.frame(0), cine.label[0])
+    commands = []
+
+    class RecordingRunner:
+        def __init__(self):
+            from CardiacSSLWorkflow.signals import Signal
+
+            self.progress, self.finished = Signal(), Signal()
+
+        def start(self, command, env=None):
+            commands.append(command)
+
+        def is_running(self):
+            return False
+
+    monkeypatch.setattr(widget_module, "SubprocessRunner", RecordingRunner)
+    combo.setCurrentIndex(combo.findData("rec-bb"))
+    params.finetuneName = "recommended"
+    ui.finetuneButton.click()
+    assert commands[-1][commands[-1].index("--init") + 1] == "rec-bb"
+    assert "--pretrained-lr-scale" not in commands[-1] and "--freeze-pretrained-steps" not in commands[-1]
+
+    uncheck(gui)
+    assert lr_box.enabled is True and steps_box.enabled is True
+    assert (params.finetunePretrainedLrScale, params.finetuneFreezeSteps) == (0.3, 50)  # a start to edit from
+    params.finetunePretrainedLrScale, params.finetuneFreezeSteps = 1.0, 0
+    combo.setCurrentIndex(combo.findData(START_SCRATCH))
+    combo.setCurrentIndex(combo.findData("rec-bb"))  # the user's values stay
+    assert (params.finetunePretrainedLrScale, params.finetuneFreezeSteps) == (1.0, 0)
+    params.finetuneName = "by-hand"
+    ui.finetuneButton.click()
+    command = commands[-1]  # explicit even at 1 and 0: otherwise the backbone's recipe would apply
+    assert command[command.index("--pretrained-lr-scale") + 1] == "1"
+    assert command[command.index("--freeze-pretrained-steps") + 1] == "0"
+
+    uncheck(gui, checked=True)  # checked again: the start's recipe is shown again
+    assert (params.finetunePretrainedLrScale, params.finetuneFreezeSteps) == (0.3, 50) and lr_box.enabled is False
 
 
 def test_errors_are_shown_not_swallowed(gui):

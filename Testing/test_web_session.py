@@ -228,7 +228,9 @@ def test_finetune_start_point_select_reaches_the_worker_command(session, model, 
     monkeypatch.setenv("CARDIACSSL_MODELS", str(tmp_path / "no-bundled-models"))
     net = build_unet(UNetConfig(features=(4, 8)))
     stem = tmp_path / "home" / "models" / "my-bb" / "model"
-    save_checkpoint(stem, net.state_dict(), {"kind": "backbone", "method": "mim", "network": net.config.to_dict()})
+    recipe = {"pretrained_lr_scale": 0.3, "freeze_pretrained_steps": 50}  # what its card's numbers used
+    config = {"kind": "backbone", "method": "mim", "network": net.config.to_dict(), "finetune": recipe}
+    save_checkpoint(stem, net.state_dict(), config)
     session.finetune.runner = RecordingRunner()
     page = Page(FakeState(DEFAULTS))
     panel = FinetunePanel(page, session, WebConfig(), on_new_model=lambda name: None)
@@ -237,6 +239,11 @@ def test_finetune_start_point_select_reaches_the_worker_command(session, model, 
     # an unmeasured backbone (no few-shot numbers on its card) comes after scratch (list_start_points)
     assert values == [c.value for c in list_start_points()] == [START_SELECTED, START_SCRATCH, "my-bb"]
     assert page.state.c_ft_init == START_SELECTED
+    assert page.state.c_ft_recommended is True and "defaults" in page.state.c_ft_recipe_text
+    page.state.c_ft_init = "my-bb"
+    panel.show_recipe()  # what the state change of the select or the checkbox calls
+    assert (page.state.c_ft_lr_scale, page.state.c_ft_freeze_steps) == (0.3, 50)
+    assert "recorded by my-bb" in page.state.c_ft_recipe_text
 
     session.show_cine(cine)
     _segment(session, model)
@@ -250,7 +257,11 @@ def test_finetune_start_point_select_reaches_the_worker_command(session, model, 
 
     command = asyncio.run(start("my-bb", "from-bb"))
     assert command[command.index("--init") + 1] == "my-bb" and "from my-bb" in page.state.c_ft_text
-    assert "--pretrained-lr-scale" not in command and "--freeze-pretrained-steps" not in command  # defaults
+    # "Recommended for this start" (the default): no options, the worker applies the backbone's recipe
+    assert "--pretrained-lr-scale" not in command and "--freeze-pretrained-steps" not in command
+    page.state.c_ft_recommended = False
+    panel.show_recipe()  # unchecked: the fields keep their values for the user to edit
+    assert (page.state.c_ft_lr_scale, page.state.c_ft_freeze_steps) == (0.3, 50)
     page.state.update({"c_ft_lr_scale": 0.25, "c_ft_freeze_steps": 40})  # the advanced fields
     panel.config.finetune_args = ["--batch-size", "2", "--pretrained-lr-scale", "0.5"]
     command = asyncio.run(start("my-bb", "from-bb-staged"))
@@ -268,7 +279,10 @@ def test_finetune_start_point_select_reaches_the_worker_command(session, model, 
     command = asyncio.run(start(START_SCRATCH, "from-scratch"))
     assert "--init" not in command and "scratch" in page.state.c_ft_text
     command = asyncio.run(start(START_SELECTED, "from-model"))
-    assert command[command.index("--init") + 1] == model and "--freeze-pretrained-steps" not in command
+    # unchecked: both sent even at 1 and 0 (without them a backbone's recipe would apply)
+    assert command[command.index("--init") + 1] == model and command[-4:] == [
+        "--pretrained-lr-scale", "1", "--freeze-pretrained-steps", "0"
+    ]  # fmt: skip
     page.state.update({"c_ft_init": "gone-backbone"})
     panel.refresh_inits()  # a start point no longer installed falls back to the default
     assert page.state.c_ft_init == START_SELECTED

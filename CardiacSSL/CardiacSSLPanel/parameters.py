@@ -40,7 +40,9 @@ if parameterNodeWrapper is not None:
         finetuneInit: str = ""  # a finetune_logic.list_start_points value ("": the selected model); filled, not bound
         finetuneName: str = ""
         finetuneSteps: Annotated[int, WithinRange(1, 100000)] = DEFAULT_STEPS
-        # advanced: the defaults add nothing to the command (finetune_logic.transfer_options)
+        # advanced: checked, the start's recommended recipe (the worker resolves it; the two values
+        # only show it); unchecked, the two values are passed (finetune_logic.transfer_options)
+        finetuneRecommended: bool = True
         finetunePretrainedLrScale: Annotated[float, WithinRange(0.0, 10.0)] = 1.0
         finetuneFreezeSteps: Annotated[int, WithinRange(0, 100000)] = 0
         metricsTable: vtkMRMLTableNode

@@ -53,6 +53,7 @@ class CardiacSSLWidgetController:
         self.ui.exportCsvButton.connect("clicked()", self.onExportCsv)
         self.ui.modelSelector.connect("currentIndexChanged(int)", self._storeModel)
         self.ui.finetuneInitSelector.connect("currentIndexChanged(int)", self._storeFinetuneInit)
+        self.ui.finetuneRecommendedCheckBox.connect("toggled(bool)", self._showRecipe)
         self._metrics = None
         self.quality = QualityPanel(self)  # the "Quality and propagation" section
         self.refreshModels()
@@ -74,6 +75,7 @@ class CardiacSSLWidgetController:
             if index >= 0:
                 self.ui.modelSelector.setCurrentIndex(index)
             self._refreshStartPoints()
+            self._showRecipe()
         self.refreshCases()
 
     def cleanup(self) -> None:
@@ -346,6 +348,28 @@ class CardiacSSLWidgetController:
     def _storeFinetuneInit(self, _index) -> None:
         if self.parameterNode is not None and self.ui.finetuneInitSelector.currentData is not None:
             self.parameterNode.finetuneInit = self.ui.finetuneInitSelector.currentData
+            self._showRecipe()
+
+    def _showRecipe(self, recommended: bool | None = None) -> None:
+        """While "Recommended for this start" is checked, the LR-factor and warm-up boxes show the
+        start's recipe and are locked; unchecked, they keep their values for the user to edit.
+
+        ``recommended``: the checkbox's new state (its toggled slot runs before the binding stores it).
+        """
+        from CardiacSSLWorkflow.finetune_logic import recommended_recipe
+
+        p = self.parameterNode
+        if p is None:
+            return
+        recommended = p.finetuneRecommended if recommended is None else recommended
+        self.ui.finetunePretrainedLrScaleSpinBox.enabled = not recommended
+        self.ui.finetuneFreezeStepsSpinBox.enabled = not recommended
+        if not recommended:
+            self.ui.finetuneRecipeLabel.text = "Values set by hand."
+            return
+        recipe = recommended_recipe(p.finetuneInit)
+        p.finetunePretrainedLrScale, p.finetuneFreezeSteps = recipe.pretrained_lr_scale, recipe.freeze_pretrained_steps
+        self.ui.finetuneRecipeLabel.text = f"Recipe: {recipe.source}."
 
     def onFinetune(self) -> None:
         if self._finetune is not None and self._finetune.runner.is_running():
@@ -364,7 +388,10 @@ class CardiacSSLWidgetController:
         self._finetune.runner.progress.connect(self._onProgress)
         self._finetune.runner.finished.connect(self._onFinished)
         with slicer.util.tryWithErrorDisplay("Could not start fine-tuning."):
-            extra = transfer_options(p.finetunePretrainedLrScale, p.finetuneFreezeSteps)  # empty at the defaults
+            # recommended: no options, the worker applies the start's recipe
+            extra = transfer_options(
+                p.finetunePretrainedLrScale, p.finetuneFreezeSteps, recommended=p.finetuneRecommended
+            )
             job = self._finetune.start_from(
                 p.finetuneInit, p.model, p.trainingSetFolder, p.finetuneName, p.finetuneSteps, p.device, extra=extra
             )
