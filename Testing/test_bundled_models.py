@@ -41,9 +41,11 @@ def test_backbone_starts_fine_tuning_and_states_few_shot_accuracy(entry):
 
     net, info, pretrained = build_model(FinetuneConfig(out="unused", init=entry["name"]))
     assert info["init_kind"] == "backbone"
-    # everything but the output convolution(s) comes from the backbone
-    fresh = [k for k in net.state_dict() if k not in pretrained]
-    assert pretrained and all(k.startswith(("head", "deep")) or "output" in k for k in fresh), fresh
+    # exactly the layers the method transfers come from the backbone (e.g. Chaitanya's encoder and
+    # first decoder blocks); the rest, the output convolutions included, start fresh
+    prefixes = tuple(json.loads((bundled_dir() / entry["config"]).read_text())["transfer_prefixes"])
+    assert pretrained and pretrained == {k for k in net.state_dict() if k.startswith(prefixes)}
+    assert not any(k.startswith(("head", "deep")) for k in pretrained)
     fewshot = entry["summary"]["fewshot"]
     assert set(fewshot["mean_dice"]) == set(fewshot["scratch_mean_dice"]) == {"1", "2", "5"}
     card = (bundled_dir() / entry["card"]).read_text()
