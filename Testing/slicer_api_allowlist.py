@@ -209,6 +209,9 @@ ALLOWED = {
     "method:UpdateProxyNodesFromSequences": "vtkSlicerSequencesLogic: Modules/Loadable/Sequences/Logic/vtkSlicerSequencesLogic.h",
     # --- Qt / CTK / qMRML members and the parameter node wrapper
     "qt:QCheckBox.checked": "Qt 5.15 (PythonQt): QCheckBox.checked",
+    "qt:QCheckBox.connect": "Qt 5.15 (PythonQt): QObject.connect (QAbstractButton.toggled(bool))",
+    "qt:QDoubleSpinBox.enabled": "Qt 5.15 (PythonQt): QWidget.enabled",
+    "qt:QSpinBox.enabled": "Qt 5.15 (PythonQt): QWidget.enabled",
     "qt:QComboBox.addItem": "Qt 5.15 (PythonQt): QComboBox.addItem",
     "qt:QComboBox.clear": "Qt 5.15 (PythonQt): QComboBox.clear",
     "qt:QComboBox.connect": "Qt 5.15 (PythonQt): QComboBox.connect",
