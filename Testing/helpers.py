@@ -47,3 +47,18 @@ def flip_aware_oracle(cine, calls: list | None = None):
         raise AssertionError("the oracle knows only its own cine")
 
     return segment_cine
+
+
+class RecordingRunner:
+    """A fine-tune ProcessRunner that records the command it is given instead of running it."""
+
+    def __init__(self):
+        from CardiacSSLWorkflow.signals import Signal
+
+        self.progress, self.finished, self.command = Signal(), Signal(), None
+
+    def start(self, command, env=None):
+        self.command = command
+
+    def is_running(self):
+        return False

@@ -102,17 +102,7 @@ def _run_worker(registry, tmp_path, name: str, extra: list[str]) -> dict:
     from CardiacSSLLib.io.trainingset import TrainingSet
     from CardiacSSLLib.phantom import make_phantom
     from CardiacSSLWorkflow.finetune_logic import FinetuneLogic
-    from CardiacSSLWorkflow.signals import Signal
-
-    class RecordingRunner:
-        def __init__(self):
-            self.progress, self.finished, self.command = Signal(), Signal(), None
-
-        def start(self, command, env=None):
-            self.command = command
-
-        def is_running(self):
-            return False
+    from helpers import RecordingRunner
 
     train_set = tmp_path / "ts"
     if not train_set.exists():

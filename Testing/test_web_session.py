@@ -207,7 +207,6 @@ def test_finetune_start_point_select_reaches_the_worker_command(session, model, 
     from CardiacSSLWeb.page import Page
     from CardiacSSLWeb.state import DEFAULTS, WebConfig
     from CardiacSSLWorkflow.finetune_logic import START_SCRATCH, START_SELECTED, list_start_points
-    from CardiacSSLWorkflow.signals import Signal
 
     class FakeState(dict):  # a trame state's attribute access
         __getattr__, __setattr__ = dict.__getitem__, dict.__setitem__
@@ -215,15 +214,7 @@ def test_finetune_start_point_select_reaches_the_worker_command(session, model, 
         def flush(self):
             pass
 
-    class RecordingRunner:
-        def __init__(self):
-            self.progress, self.finished, self.command = Signal(), Signal(), None
-
-        def start(self, command, env=None):
-            self.command = command
-
-        def is_running(self):
-            return False
+    from helpers import RecordingRunner
 
     monkeypatch.setenv("CARDIACSSL_MODELS", str(tmp_path / "no-bundled-models"))
     net = build_unet(UNetConfig(features=(4, 8)))
