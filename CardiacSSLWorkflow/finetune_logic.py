@@ -73,7 +73,7 @@ def _fewshot(summary: dict) -> str:
     """'1 patient: Dice 0.61 vs scratch 0.75; 5 patients: Dice 0.80 vs scratch 0.79' (fewest and most patients)."""
     measured = _measured(summary)
     parts = []
-    for n, ours, scratch in measured[:1] + measured[1:][-1:]:
+    for n, ours, scratch in measured if len(measured) <= 2 else [measured[0], measured[-1]]:
         text = f"{n} patient{'' if int(n) == 1 else 's'}: Dice {ours:.2f}"
         parts.append(text + (f" vs scratch {scratch:.2f}" if scratch is not None else ""))
     return "; ".join(parts)
