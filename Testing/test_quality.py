@@ -48,6 +48,17 @@ def test_each_anatomy_check_fires_on_its_own_defect():
     assert checks["rv_missing"][4] == 1 and checks["rv_missing"][0] == 0  # end slices are exempt
 
 
+def test_stack_end_checks_mark_small_slices_and_the_empty_slice_past_each_end():
+    full = _heart()
+    apex = np.where(np.hypot(*np.mgrid[-24:24, -20:28]) < 5, full, 0)  # a small cap of the same heart
+    empty = np.zeros_like(full)
+    checks = slice_checks(np.stack([empty, empty, full, full, apex, empty, empty]))
+    assert checks["small_slice"][4] > 0.7 and checks["small_slice"][2] == checks["small_slice"][3] == 0
+    assert list(checks["beyond_heart"]) == [0, 1, 0, 0, 0, 1, 0]  # the heart may continue there, not further
+    assert checks["small_slice"][[0, 1, 5, 6]].max() == 0  # no heart, nothing small
+    assert slice_checks(np.stack([empty, empty]))["beyond_heart"].max() == 0  # no heart anywhere: no end
+
+
 def test_curve_checks_find_a_jump_and_an_ed_that_is_not_the_largest():
     cine = small_phantom(n_frames=8, n_slices=3, size=64)
     label = cine.label.copy()
