@@ -91,7 +91,7 @@ def test_finetune_start_point_selector():
     section = widgets["finetuneCollapsibleButton"]
     assert combo in list(section.iter("widget")) and widgets["finetuneInitLabel"] in list(section.iter("widget"))
     assert _parameter_fields()["finetuneInit"] == "str"
-    source = (PANEL / "widget.py").read_text()
+    source = (PANEL / "training_panel.py").read_text()
     assert "list_start_points" in source and "start_from(\n                p.finetuneInit, p.model" in source
 
 
@@ -152,7 +152,7 @@ def test_advanced_finetune_options_default_to_the_starts_recommended_recipe():
     assert finetune_logic.recommended_recipe(finetune_logic.START_SCRATCH)[:2] == defaults
     assert _parameter_default_and_range("finetunePretrainedLrScale")[2] == finetune_logic.MAX_PRETRAINED_LR_SCALE
     assert _parameter_default_and_range("finetuneFreezeSteps")[2] == finetune_logic.MAX_SHOWN_FREEZE_STEPS
-    source = (PANEL / "widget.py").read_text()
+    source = (PANEL / "training_panel.py").read_text()
     assert "recommended=p.finetuneRecommended" in source and "recommended_recipe(p.finetuneInit)" in source
 
 

@@ -266,9 +266,9 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
             self.finished.emit(result)
             return result
 
-    from CardiacSSLPanel import widget as widget_module
+    from CardiacSSLPanel import training_panel
 
-    monkeypatch.setattr(widget_module, "SubprocessRunner", InstantRunner)
+    monkeypatch.setattr(training_panel, "SubprocessRunner", InstantRunner)
     from CardiacSSLWorkflow.finetune_logic import START_SCRATCH, START_SELECTED
 
     starts = [value for _, value in ui.finetuneInitSelector.items]
@@ -277,7 +277,7 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
     params.finetuneName = "mine"
     ui.finetuneButton.click()
     assert ui.finetuneButton.text == "Cancel fine-tuning"
-    command = gui.controller._finetune.runner.command
+    command = gui.controller.training.finetune.runner.command
     assert command[command.index("--init") + 1] == params.model  # default: continue the selected model
     # "Recommended for this start" (the default): no options, the worker applies the start's recipe
     assert "--pretrained-lr-scale" not in command and "--freeze-pretrained-steps" not in command
@@ -292,7 +292,7 @@ def test_panel_workflow(gui, tmp_path, monkeypatch):
     uncheck(gui)
     params.finetunePretrainedLrScale, params.finetuneFreezeSteps = 0.1, 25  # the advanced options
     ui.finetuneButton.click()
-    command = gui.controller._finetune.runner.command
+    command = gui.controller.training.finetune.runner.command
     assert "--init" not in command and "scratch" in ui.statusLabel.text
     assert command[command.index("--pretrained-lr-scale") + 1] == "0.1"
     assert command[command.index("--freeze-pretrained-steps") + 1] == "25"
@@ -316,7 +316,7 @@ def test_recommended_recipe_follows_the_start_until_unchecked(gui, tmp_path, mon
 
     from CardiacSSLLib.io.trainingset import TrainingSet
     from CardiacSSLLib.phantom import make_phantom
-    from CardiacSSLPanel import widget as widget_module
+    from CardiacSSLPanel import training_panel
     from CardiacSSLWorkflow.finetune_logic import START_SCRATCH
     from helpers import tiny_checkpoint
 
@@ -355,7 +355,7 @@ def test_recommended_recipe_follows_the_start_until_unchecked(gui, tmp_path, mon
         def is_running(self):
             return False
 
-    monkeypatch.setattr(widget_module, "SubprocessRunner", RecordingRunner)
+    monkeypatch.setattr(training_panel, "SubprocessRunner", RecordingRunner)
     combo.setCurrentIndex(combo.findData("rec-bb"))
     params.finetuneName = "recommended"
     ui.finetuneButton.click()

@@ -169,7 +169,7 @@ class QualityPanel:
 
         frames = [f for f, _ in logic.frame_labels(segmentation, input_node)]
         try:
-            cases = self.controller._trainingSet().cases()
+            cases = self.controller.training.trainingSet().cases()
         except Exception:  # noqa: BLE001 - an unreadable training set: fall back on the frame shown
             logger.debug("training set unreadable", exc_info=True)
             cases = []

@@ -16,6 +16,7 @@ from CardiacSSLLib.errors import OutputExistsError
 from CardiacSSLPanel.dialogs import showMarkdown
 from CardiacSSLPanel.parameters import CardiacSSLParameterNode
 from CardiacSSLPanel.quality_panel import QualityPanel
+from CardiacSSLPanel.training_panel import TrainingPanel
 from CardiacSSLWorkflow.finetune_runner import RunResult, SubprocessRunner, python_executable
 
 logger = logging.getLogger(__name__)
@@ -31,7 +32,6 @@ class CardiacSSLWidgetController:
         self.ui = slicer.util.childWidgetVariables(ui_widget)
         self.parameterNode = None
         self._guiConnection = None
-        self._finetune = None
         self._segment = None
         self._fillingModels = False
         self._timer = qt.QTimer()
@@ -45,16 +45,11 @@ class CardiacSSLWidgetController:
         self.ui.loadDicomFolderButton.connect("clicked()", self.onLoadDicomFolder)
         self.ui.loadCineFileButton.connect("clicked()", self.onLoadCineFile)
         self.ui.correctButton.connect("clicked()", self.onCorrect)
-        self.ui.addToTrainingSetButton.connect("clicked()", self.onAddToTrainingSet)
-        self.ui.removeCaseButton.connect("clicked()", self.onRemoveCase)
-        self.ui.trainingSetPathEdit.connect("currentPathChanged(QString)", lambda _: self.refreshCases())
-        self.ui.finetuneButton.connect("clicked()", self.onFinetune)
         self.ui.metricsButton.connect("clicked()", self.onMetrics)
         self.ui.exportCsvButton.connect("clicked()", self.onExportCsv)
         self.ui.modelSelector.connect("currentIndexChanged(int)", self._storeModel)
-        self.ui.finetuneInitSelector.connect("currentIndexChanged(int)", self._storeFinetuneInit)
-        self.ui.finetuneRecommendedCheckBox.connect("toggled(bool)", self._showRecipe)
         self._metrics = None
+        self.training = TrainingPanel(self)  # the "Training set" and "Fine-tune" sections
         self.quality = QualityPanel(self)  # the "Quality and propagation" section
         self.refreshModels()
 
@@ -74,9 +69,9 @@ class CardiacSSLWidgetController:
             index = self.ui.modelSelector.findData(self.parameterNode.model)
             if index >= 0:
                 self.ui.modelSelector.setCurrentIndex(index)
-            self._refreshStartPoints()
-            self._showRecipe()
-        self.refreshCases()
+            self.training.refreshStartPoints()
+            self.training.showRecipe()
+        self.training.refreshCases()
 
     def cleanup(self) -> None:
         self._timer.stop()
@@ -85,7 +80,7 @@ class CardiacSSLWidgetController:
         self.setParameterNode(None)
 
     def _running(self) -> list:
-        jobs = (self._segment, self._finetune, *self.quality.jobs())
+        jobs = (self._segment, *self.training.jobs(), *self.quality.jobs())
         return [job for job in jobs if job is not None and job.runner.is_running()]
 
     def _poll(self) -> None:
@@ -170,7 +165,7 @@ class CardiacSSLWidgetController:
         finally:
             self._fillingModels = False
         self._storeModel(combo.currentIndex)
-        self._refreshStartPoints()
+        self.training.refreshStartPoints()
 
     def _storeModel(self, _index) -> None:
         if self.parameterNode is not None and not self._fillingModels:
@@ -281,155 +276,6 @@ class CardiacSSLWidgetController:
         editor = slicer.modules.segmenteditor.widgetRepresentation().self().editor
         editor.setSegmentationNode(p.segmentation)
         editor.setSourceVolumeNode(p.inputVolume)
-
-    # --- 4. training set ---------------------------------------------------------
-
-    def _trainingSet(self):
-        from CardiacSSLWorkflow.trainingset_logic import TrainingSetLogic
-
-        return TrainingSetLogic(Path(str(self.parameterNode.trainingSetFolder)))
-
-    def onAddToTrainingSet(self) -> None:
-        p = self.parameterNode
-        which = "all" if self.ui.addAllFramesCheckBox.checked else "current"
-        with slicer.util.tryWithErrorDisplay("Could not add to the training set.", waitCursor=True):
-            ids = self._trainingSet().add_segmentation(p.segmentation, p.inputVolume, which=which)
-            self._status(f"Added {len(ids)} case(s) to {p.trainingSetFolder}")
-        self.refreshCases()
-
-    def refreshCases(self) -> None:
-        table = self.ui.casesTable
-        table.setRowCount(0)
-        if self.parameterNode is None:
-            return
-        try:
-            cases = self._trainingSet().cases()
-        except Exception as exc:  # noqa: BLE001 - a damaged folder must not break the panel
-            self._status(f"Training set unreadable: {exc}")
-            return
-        table.setRowCount(len(cases))
-        for row, case in enumerate(cases):
-            prov = case.provenance
-            values = (case.case_id, prov.source, str(prov.frame), prov.model, prov.created[:19])
-            for col, value in enumerate(values):
-                table.setItem(row, col, qt.QTableWidgetItem(value))
-        self.ui.trainingSetCountLabel.text = f"{len(cases)} case(s)"
-
-    def onRemoveCase(self) -> None:
-        rows = sorted(index.row() for index in self.ui.casesTable.selectionModel().selectedRows())
-        ids = [self.ui.casesTable.item(r, 0).text() for r in rows]
-        if not ids or not slicer.util.confirmYesNoDisplay(f"Remove {len(ids)} case(s) from the training set?"):
-            return
-        with slicer.util.tryWithErrorDisplay("Could not remove the case.", waitCursor=True):
-            logic = self._trainingSet()
-            for case_id in ids:
-                logic.remove(case_id)
-        self.refreshCases()
-
-    # --- 5. fine-tune ------------------------------------------------------------
-
-    def _refreshStartPoints(self) -> None:
-        """Fill "Start from" (selected model, backbones, scratch), keeping the parameter node's choice."""
-        from CardiacSSLWorkflow.finetune_logic import START_SELECTED, list_start_points
-
-        wanted = self.parameterNode.finetuneInit if self.parameterNode is not None else START_SELECTED
-        combo = self.ui.finetuneInitSelector
-        combo.clear()
-        try:
-            for choice in list_start_points():
-                combo.addItem(choice.label, choice.value)
-        except Exception as exc:  # noqa: BLE001 - a broken models.json must not break the panel
-            self._status(f"Backbones not listed: {exc}")
-        if combo.count == 0:
-            combo.addItem("the selected segmentation model (continue training it)", START_SELECTED)
-        index = combo.findData(wanted)
-        combo.setCurrentIndex(index if index >= 0 else 0)
-
-    def _storeFinetuneInit(self, _index) -> None:
-        if self.parameterNode is not None and self.ui.finetuneInitSelector.currentData is not None:
-            self.parameterNode.finetuneInit = self.ui.finetuneInitSelector.currentData
-            self._showRecipe()
-
-    def _showRecipe(self, recommended: bool | None = None) -> None:
-        """While "Recommended for this start" is checked, the LR-factor and warm-up boxes show the
-        start's recipe and are locked; unchecked, they keep their values for the user to edit.
-
-        ``recommended``: the checkbox's new state (its toggled slot runs before the binding stores it).
-        """
-        from CardiacSSLWorkflow.finetune_logic import recommended_recipe
-
-        p = self.parameterNode
-        if p is None:
-            return
-        recommended = p.finetuneRecommended if recommended is None else recommended
-        self.ui.finetunePretrainedLrScaleSpinBox.enabled = not recommended
-        self.ui.finetuneFreezeStepsSpinBox.enabled = not recommended
-        if not recommended:
-            self.ui.finetuneRecipeLabel.text = "Values set by hand."
-            return
-        recipe = recommended_recipe(p.finetuneInit)
-        p.finetunePretrainedLrScale, p.finetuneFreezeSteps = recipe.pretrained_lr_scale, recipe.freeze_pretrained_steps
-        self.ui.finetuneRecipeLabel.text = f"Recipe: {recipe.source}."
-
-    def onFinetune(self) -> None:
-        if self._finetune is not None and self._finetune.runner.is_running():
-            self._finetune.cancel()
-            self._status("Cancelling fine-tuning...")
-            return
-        if not self._dependenciesReady():
-            return
-        usable, message = self._deviceCheck()
-        if not usable:
-            return
-        from CardiacSSLWorkflow.finetune_logic import FinetuneLogic, describe_init, transfer_options
-
-        p = self.parameterNode
-        self._finetune = FinetuneLogic(SubprocessRunner(), python=python_executable())
-        self._finetune.runner.progress.connect(self._onProgress)
-        self._finetune.runner.finished.connect(self._onFinished)
-        with slicer.util.tryWithErrorDisplay("Could not start fine-tuning."):
-            # recommended: no options, the worker applies the start's recipe
-            extra = transfer_options(
-                p.finetunePretrainedLrScale, p.finetuneFreezeSteps, recommended=p.finetuneRecommended
-            )
-            job = self._finetune.start_from(
-                p.finetuneInit, p.model, p.trainingSetFolder, p.finetuneName, p.finetuneSteps, p.device, extra=extra
-            )
-            self.ui.finetuneButton.text = "Cancel fine-tuning"
-            self.ui.finetuneProgressBar.setValue(0)
-            started = f"Fine-tuning from {describe_init(job.init)} started in a separate process."
-            self._status(f"{message} {started}" if message else started)
-            self._timer.start()
-
-    def _onProgress(self, event: dict) -> None:
-        if event.get("event") == "step" and event.get("total"):
-            self.ui.finetuneProgressBar.setValue(int(100 * event["step"] / event["total"]))
-            loss = event.get("loss")
-            eta = event.get("eta_s")
-            self.ui.finetuneStatusLabel.text = (
-                f"step {event['step']}/{event['total']}"
-                + (f", loss {loss:.4f}" if isinstance(loss, float) else "")
-                + (f", {eta:.0f} s left" if isinstance(eta, (int, float)) else "")
-            )
-
-    def _onFinished(self, result: RunResult) -> None:
-        from CardiacSSLWorkflow.finetune_logic import FinetuneLogic
-
-        self.ui.finetuneButton.text = "Fine-tune"
-        summary = FinetuneLogic.summary(result)
-        self.ui.finetuneStatusLabel.text = summary
-        self.refreshModels()
-        if result.ok:
-            name = self._finetune.job.name
-            index = self.ui.modelSelector.findData(name)
-            if index >= 0:
-                self.ui.modelSelector.setCurrentIndex(index)
-            if self.parameterNode.inputVolume is not None and slicer.util.confirmYesNoDisplay(
-                f"{summary}\n\nRe-segment the input with the new model {name!r}?"
-            ):
-                self.onSegment(model=name)
-        elif result.state.value != "cancelled":
-            slicer.util.errorDisplay(summary, detailedText=result.message)
 
     # --- 6. metrics --------------------------------------------------------------
 
