@@ -103,10 +103,11 @@ def _forward(model: UNet2D, x: torch.Tensor, tta: bool) -> torch.Tensor:
 
 
 def _segment_slices(
-    net, flat, grid, dev, batch_size, precision, tta, class_weights, progress, cancel, timings
+    net, flat, grid, dev, batch_size, precision, tta, class_weights, progress, cancel, timings, probabilities=False
 ) -> np.ndarray:
-    """Labels ``(N, H, W)`` of normalised native slices ``flat`` ``(N, 1, H, W)``, in batches."""
-    out = np.empty((flat.shape[0], *flat.shape[-2:]), dtype=np.uint8)
+    """Labels ``(N, H, W)`` of normalised native slices ``flat`` ``(N, 1, H, W)``, in batches;
+    ``probabilities``: the class probabilities ``(N, C, H, W)`` (float32) instead."""
+    out = None
     n_batches = -(-flat.shape[0] // batch_size)
     if progress is not None:
         progress.total = n_batches
@@ -125,43 +126,25 @@ def _segment_slices(
                 probs = from_network(probs.float(), grid)
                 if class_weights is not None:
                     probs = probs * class_weights
-                labels = channel_argmax(probs.cpu()).to(torch.uint8).numpy()
-            out[b * batch_size : b * batch_size + chunk.shape[0]] = labels
+                if probabilities:
+                    result = probs.cpu().numpy()
+                else:
+                    result = channel_argmax(probs.cpu()).to(torch.uint8).numpy()
+            if out is None:
+                out = np.empty((flat.shape[0], *result.shape[1:]), dtype=result.dtype)
+            out[b * batch_size : b * batch_size + chunk.shape[0]] = result
             if progress is not None:
                 progress.step(b + 1, stage="segment")
     return out
 
 
-def segment_cine(
-    model: str | Path | torch.nn.Module,
-    cine: Cine,
-    frames: Sequence[int] | None = None,
-    device: str = "auto",
-    tta: bool = False,
-    batch_size: int | None = None,
-    precision: str = "auto",
-    cleanup: bool | Sequence[str] = True,
-    crop_to_heart: bool = True,
-    progress: Progress | None = None,
-    cancel: CancelToken | None = None,
-    timings: dict[str, float] | None = None,
-) -> np.ndarray:
-    """Label map ``uint8 (len(frames), Z, Y, X)`` (canonical labels) on the cine's native grid.
-
-    ``cleanup``: True applies the model's post-processing steps (its config's
-    ``postprocess.steps``, else :data:`CardiacSSLLib.postprocess.DEFAULT_STEPS`); a list of
-    step names applies those; False none. A model's ``postprocess.class_weights`` (one factor
-    per class, chosen on validation data) scale the probabilities before the argmax.
-    ``batch_size`` None: 8 slices on CPU (cache-sized batches run fastest there), 32 on GPU.
-    ``precision``: ``auto`` (bf16 where the device computes it natively), ``fp32`` or ``bf16``.
-    ``timings``: seconds per stage (preprocess, network, postprocess) are added to it.
-    """
+def _prepare(model, cine: Cine, device, batch_size, precision, crop_to_heart, timings):
+    """``(net, config, device, grid, batch_size, class_weights)`` for segmenting ``cine`` with ``model``."""
     net, cfg = load_model(model)
     dev = resolve_device(device)
     net = net.to(dev).eval()
     if batch_size is None:
         batch_size = 8 if dev.type == "cpu" else 32
-    frames = list(range(cine.n_frames)) if frames is None else [int(f) for f in frames]
     target = cfg.get("preprocess", {}).get("target_spacing")
     post = cfg.get("postprocess") or {}
     class_weights = None
@@ -180,6 +163,44 @@ def segment_cine(
         with timed(timings, "network"):
             first = torch.from_numpy(normalize_intensity(cine.image[0])[:, None])
             grid = locate_heart(net, first, grid, dev, batch_size, precision)
+    return net, cfg, dev, grid, batch_size, class_weights
+
+
+def segment_cine(
+    model: str | Path | torch.nn.Module,
+    cine: Cine,
+    frames: Sequence[int] | None = None,
+    device: str = "auto",
+    tta: bool = False,
+    batch_size: int | None = None,
+    precision: str = "auto",
+    cleanup: bool | Sequence[str] = True,
+    crop_to_heart: bool = True,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+    timings: dict[str, float] | None = None,
+    class_factors: Sequence[float] | None = None,
+) -> np.ndarray:
+    """Label map ``uint8 (len(frames), Z, Y, X)`` (canonical labels) on the cine's native grid.
+
+    ``cleanup``: True applies the model's post-processing steps (its config's
+    ``postprocess.steps``, else :data:`CardiacSSLLib.postprocess.DEFAULT_STEPS`); a list of
+    step names applies those; False none. A model's ``postprocess.class_weights`` (one factor
+    per class, chosen on validation data) scale the probabilities before the argmax.
+    ``batch_size`` None: 8 slices on CPU (cache-sized batches run fastest there), 32 on GPU.
+    ``precision``: ``auto`` (bf16 where the device computes it natively), ``fp32`` or ``bf16``.
+    ``timings``: seconds per stage (preprocess, network, postprocess) are added to it.
+    ``class_factors``: one more factor per class on top of the model's class weights (a
+    calibration to one patient, :mod:`CardiacSSLLib.propagation.calibrate`).
+    """
+    net, cfg, dev, grid, batch_size, class_weights = _prepare(
+        model, cine, device, batch_size, precision, crop_to_heart, timings
+    )
+    if class_factors is not None:
+        factors = torch.tensor([float(f) for f in class_factors], dtype=torch.float32).view(1, -1, 1, 1)
+        class_weights = factors if class_weights is None else class_weights * factors
+    frames = list(range(cine.n_frames)) if frames is None else [int(f) for f in frames]
+    post = cfg.get("postprocess") or {}
     with timed(timings, "preprocess"):
         image = normalize_intensity(cine.image[frames])
     flat = torch.from_numpy(image.reshape(-1, 1, *image.shape[-2:]))
@@ -193,3 +214,29 @@ def segment_cine(
             for t in range(label.shape[0]):
                 label[t] = clean_up(label[t], steps)
     return label
+
+
+def segment_probabilities(
+    model: str | Path | torch.nn.Module,
+    cine: Cine,
+    frames: Sequence[int] | None = None,
+    device: str = "auto",
+    batch_size: int | None = None,
+    precision: str = "auto",
+    crop_to_heart: bool = True,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[np.ndarray, dict]:
+    """Class probabilities ``float32 (len(frames), Z, C, Y, X)`` on the native grid, the model's
+    class weights applied, and the model's config: what :func:`segment_cine` takes the argmax of
+    (before its clean-up, ``config["postprocess"]``), for callers that re-weigh the classes."""
+    net, cfg, dev, grid, batch_size, class_weights = _prepare(
+        model, cine, device, batch_size, precision, crop_to_heart, None
+    )
+    frames = list(range(cine.n_frames)) if frames is None else [int(f) for f in frames]
+    image = normalize_intensity(cine.image[frames])
+    flat = torch.from_numpy(image.reshape(-1, 1, *image.shape[-2:]))
+    out = _segment_slices(
+        net, flat, grid, dev, batch_size, precision, False, class_weights, progress, cancel, None, True
+    )
+    return out.reshape(len(frames), cine.n_slices, *out.shape[1:]), cfg

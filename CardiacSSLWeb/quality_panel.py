@@ -9,11 +9,12 @@ volume curve); only a finished propagation changes the segmentation; Undo writes
 
 from __future__ import annotations
 
+from CardiacSSLLib.propagation.methods import METHODS as PROPAGATE_METHODS
 from CardiacSSLWeb.jobs import in_thread_with_progress
 from CardiacSSLWeb.page import Page
 from CardiacSSLWeb.session import Session
 
-PROPAGATE_METHODS = ("fused", "registration", "adapt")  # CardiacSSLWorkflow.propagate_logic.METHODS
+__all__ = ["PROPAGATE_METHODS", "QualityPanel"]  # ui.py takes the method list from here
 
 
 class QualityPanel:

@@ -16,6 +16,7 @@ import numpy as np
 from CardiacSSLLib import labels
 from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.errors import InputError
+from CardiacSSLLib.propagation.methods import DEFAULT_METHOD
 from CardiacSSLWorkflow import mrml_convert
 from CardiacSSLWorkflow.finetune_logic import START_SELECTED, FinetuneLogic
 from CardiacSSLWorkflow.metrics_logic import MetricsLogic, MetricsResult
@@ -139,7 +140,7 @@ class Session:
         vtkMRMLSliceNode.JumpAllSlices(self.scene, *ras)
         return ras
 
-    def propagation_request(self, method: str = "fused", model: str = "default", device: str = "auto"):
+    def propagation_request(self, method: str = DEFAULT_METHOD, model: str = "default", device: str = "auto"):
         """A request to carry the corrected frames (those of this cine in the training set, else the frame
         shown) to the other segmented frames: :func:`propagate_logic.compute` it off the event loop."""
         from CardiacSSLWorkflow import propagate_logic

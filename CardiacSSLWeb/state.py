@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from CardiacSSLLib import labels
+from CardiacSSLLib.propagation.methods import DEFAULT_METHOD as DEFAULT_PROPAGATION
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -69,7 +70,7 @@ DEFAULTS = {
     "c_seg_filename": "segmentation.nii.gz",
     "c_qc_rows": [],
     "c_has_qc": False,
-    "c_prop_method": "fused",
+    "c_prop_method": DEFAULT_PROPAGATION,
     "c_can_undo": False,
 }
 

@@ -9,15 +9,14 @@ so undo is ``apply(proposal.frames, proposal.before)``. Corrected frames are nev
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from CardiacSSLLib.cine import Cine
 from CardiacSSLLib.errors import InputError
+from CardiacSSLLib.propagation.methods import DEFAULT_METHOD, METHODS
 from CardiacSSLWorkflow import mrml_convert
-
-METHODS = ("fused", "registration", "adapt")
 
 
 @dataclass
@@ -26,7 +25,7 @@ class PropagationRequest:
     frames: list[int]  # cine frame numbers held by the segmentation, in its order
     labels: np.ndarray  # (len(frames), Z, Y, X) with the user's edits
     corrected: list[int]  # cine frame numbers the user corrected
-    method: str = "fused"
+    method: str = DEFAULT_METHOD
     model: str = "default"
     device: str = "auto"
 
@@ -44,7 +43,13 @@ class PropagationProposal:
 
 
 def prepare(
-    segment_logic, segmentation_node, input_node, corrected_frames, method="fused", model="default", device="auto"
+    segment_logic,
+    segmentation_node,
+    input_node,
+    corrected_frames,
+    method: str = DEFAULT_METHOD,
+    model: str = "default",
+    device: str = "auto",
 ):
     """A checked request from the scene: the cine, and the segmentation's frames with the user's edits."""
     if method not in METHODS:
@@ -65,30 +70,16 @@ def prepare(
 
 def compute(request: PropagationRequest, progress=None, cancel=None) -> PropagationProposal:
     """The proposal (CardiacSSLLib, no MRML). Frames the segmentation lacks are only passed through."""
+    from CardiacSSLLib.propagation.methods import propagate_cine
+
     cine = request.cine
     full = np.zeros(cine.image.shape, dtype=np.uint8)
     full[request.frames] = request.labels
     targets = [f for f in request.frames if f not in request.corrected]
-    if request.method == "adapt":
-        from CardiacSSLLib.propagation.adapt import propagate_by_adaptation
-
-        new = propagate_by_adaptation(
-            request.model,
-            cine,
-            full,
-            request.corrected,
-            targets,
-            device=request.device,
-            progress=progress,
-            cancel=cancel,
-        )
-    else:
-        from CardiacSSLLib.propagation.propagate import PropagationConfig, propagate
-
-        g = cine.geometry
-        spacing = (g.spacing[1], g.spacing[0]) if g.spacing_known else None
-        config = replace(PropagationConfig(), fusion=request.method)
-        new = propagate(cine.image, full, request.corrected, spacing, config, targets, progress, cancel)
+    new = propagate_cine(
+        cine, full, request.corrected, targets, request.method, request.model, request.device,
+        progress=progress, cancel=cancel,
+    )  # fmt: skip
     return PropagationProposal(request.frames, request.labels.copy(), new[request.frames], request.corrected)
 
 

@@ -111,3 +111,56 @@ def test_adaptation_trains_a_copy_and_keeps_the_corrected_frame(tmp_path, beatin
     )
     assert np.array_equal(out[0], labels[0]) and np.array_equal(out[3:], labels[3:])
     assert out.dtype == np.uint8 and out.shape == labels.shape
+
+
+def _soft_probabilities(label: np.ndarray, myo_factor: float) -> np.ndarray:
+    """Blurred one-hot class maps ``(F, Z, C, Y, X)`` of ``label`` ``(F, Z, Y, X)``, MYO scaled down:
+    a model that draws a thinner myocardium than the annotator."""
+    from scipy.ndimage import gaussian_filter
+
+    onehot = np.stack([(label == c).astype(np.float32) for c in range(4)], axis=2)
+    soft = gaussian_filter(onehot, sigma=(0, 0, 0, 1.5, 1.5)) + 1e-3
+    soft[:, :, 2] *= myo_factor
+    return soft / soft.sum(2, keepdims=True)
+
+
+def test_calibration_finds_the_class_weight_that_matches_the_correction(beating):
+    from CardiacSSLLib.propagation.calibrate import fit_factors, mean_dice
+
+    labels = beating.label[:2]
+    probabilities = _soft_probabilities(labels, myo_factor=0.4)
+    plain = np.argmax(probabilities, 2)
+    assert (plain == 2).sum() < 0.8 * (labels == 2).sum()  # the biased model under-draws the wall
+    lv, myo, rv = fit_factors(probabilities, labels, steps=())
+    assert myo > 1 and myo >= max(lv, rv)
+    weighed = np.argmax(probabilities * np.array([1, lv, myo, rv])[None, None, :, None, None], 2)
+    assert np.mean([mean_dice(w, t) for w, t in zip(weighed, labels, strict=True)]) > max(
+        0.95, np.mean([mean_dice(p, t) for p, t in zip(plain, labels, strict=True)]) + 0.02
+    )
+    unbiased = _soft_probabilities(labels, myo_factor=1.0)
+    assert fit_factors(unbiased, labels, steps=()) == (1.0, 1.0, 1.0)  # nothing to fix: the model as it is
+
+
+def test_calibration_resegments_only_the_targets_and_agrees_with_the_plain_model(tmp_path, beating):
+    from CardiacSSLLib.inference import segment_cine, segment_probabilities
+    from CardiacSSLLib.propagation.methods import propagate_cine
+
+    model = str(tiny_checkpoint(tmp_path / "tiny"))
+    plain = segment_cine(model, beating, device="cpu")
+    probabilities, _ = segment_probabilities(model, beating, [0, 2], device="cpu")
+    raw = segment_cine(model, beating, [0, 2], device="cpu", cleanup=False)
+    np.testing.assert_array_equal(np.argmax(probabilities, 2), raw)  # the same maps segment_cine takes
+    labels = plain.copy()
+    labels[3] = beating.label[3]  # a frame the user drew, not a target: passed through
+    kept = labels.copy()
+    out = propagate_cine(beating, labels, [0], [1, 2], "calibrate", model, "cpu")
+    assert np.array_equal(labels, kept)  # the caller's array is not modified
+    assert np.array_equal(out[[0, 3, 4, 5]], labels[[0, 3, 4, 5]])
+    # the corrected frame is the model's own segmentation: nothing to weigh, the targets are the model's
+    np.testing.assert_array_equal(out[1:3], plain[1:3])
+    with pytest.raises(Cancelled):
+        token = CancelToken()
+        token.cancel()
+        propagate_cine(beating, labels, [0], None, "calibrate", model, "cpu", cancel=token)
+    with pytest.raises(InputError, match="unknown propagation method"):
+        propagate_cine(beating, labels, [0], None, "warp-it", model, "cpu")

@@ -3,7 +3,8 @@
 For every patient of a split: the model segments ED and ES (cached, ``acdc_cache.py``); the
 user's correction is simulated by the manual ED label; ED is registered to ES directly (the
 SSL4MIS ACDC copy has only these two phases, no cine between them to chain through) and the
-manual ED label is carried to ES and fused with the model's ES prediction by each fusion rule.
+manual ED label is carried to ES and fused with the model's ES prediction by each fusion rule;
+``calibrate`` re-segments ES with the model's classes weighed to agree with the manual ED.
 Prints ES mean Dice (LV, MYO, RV) and LV ESV / EF error per patient and on average:
 ``model`` (uncorrected), ``ed-only`` (ED corrected, ES left to the model) and each propagation.
 Deterministic (demons registration, fixed settings). Tune on ``val``; ``test`` is reported once.
@@ -61,6 +62,18 @@ def adapted_es(case: AcdcCase, acdc: str, model: str) -> np.ndarray:
     return propagate_by_adaptation(model, cine, labels, [0], [1], device="cpu")[1]
 
 
+def calibrated_es(case: AcdcCase, acdc: str, model: str) -> np.ndarray:
+    """ES re-segmented with the model's classes weighed to agree with the manual ED (:mod:`.calibrate`)."""
+    from acdc_cache import two_frame_cine
+
+    from CardiacSSLLib.propagation.calibrate import propagate_by_calibration
+
+    labels = case.pred.copy()
+    labels[0] = case.manual[0]
+    cine = two_frame_cine(acdc, case.patient)
+    return propagate_by_calibration(model, cine, labels, [0], [1], device="cpu")[1]
+
+
 def variants(case: AcdcCase, warped: np.ndarray, bands: list[float], offsets_mm: list[float]) -> dict[str, np.ndarray]:
     from CardiacSSLLib.propagation.fusion import fuse_band, fuse_extent
 
@@ -89,6 +102,7 @@ def main() -> None:
     ap.add_argument("--offsets", default="2,4", help="largest edge shifts (mm) carried by the offset rule")
     ap.add_argument("--patients", default="", help="comma list of patients instead of the whole split")
     ap.add_argument("--adapt", action="store_true", help="also fast adaptation (about 2 min per patient on 1 CPU)")
+    ap.add_argument("--no-calibrate", action="store_true", help="leave out calibration (it runs the model twice)")
     ap.add_argument("--limit", type=int, default=0, help="first N patients only (a quick look)")
     ap.add_argument("--per-patient", default="extent", help="variant printed per patient next to the model")
     args = ap.parse_args()
@@ -110,6 +124,8 @@ def main() -> None:
         _, ef_true = lv_ef(case.manual[0], case.manual[1], case.voxel_ml)
         esv_true, _ = lv_ef(case.manual[0], case.manual[1], case.voxel_ml)
         results = variants(case, warped_es(case, cache, config), bands, offsets)
+        if not args.no_calibrate:
+            results["calibrate"] = calibrated_es(case, args.acdc, args.model)
         if args.adapt:
             results["adapt"] = adapted_es(case, args.acdc, args.model)
         uncorrected = lv_ef(case.pred[0], case.pred[1], case.voxel_ml)

@@ -3,7 +3,8 @@
 The three Sunnybrook GE cines have 20 phases and manual contours at ED and ES only, without RV.
 The model segments every phase (cached outside the repository); on the ED slices with both
 contours its LV and MYO are replaced by the manual ones (its RV kept); then the correction is carried
-to ES chained through the phases in between, or directly, and the ES LV is scored on the slices
+to ES chained through the phases in between, or directly, or by re-segmenting ES with the model's
+classes weighed to agree with the corrected ED (``calibrate``), and the ES LV is scored on the slices
 contoured at ES. EF uses the LV volume of the slices contoured at ED and at ES. Deterministic.
 
     PYTHONPATH=. python benchmarks/propagation_sunnybrook.py --sunnybrook ../shared/data/sunnybrook
@@ -40,6 +41,7 @@ def main() -> None:
     ap.add_argument("--cache", default="/work/runs/qc-cache")
     args = ap.parse_args()
     from CardiacSSLLib.io.datasets import list_sunnybrook, load_sunnybrook
+    from CardiacSSLLib.propagation.calibrate import propagate_by_calibration
     from CardiacSSLLib.propagation.propagate import PropagationConfig, propagate
 
     variants = {
@@ -71,6 +73,8 @@ def main() -> None:
         for name, config in variants.items():
             out = propagate(cine.image, labels, [ed], spacing, config, targets=[es])
             results[name] = (out[es], edv)
+        out = propagate_by_calibration(args.model, cine, labels, [ed], [es], device="cpu")
+        results["calibrate"] = (out[es], edv)
         print(f"{scd}: {cine.n_frames} phases, ED {ed}, ES {es} ({(es - ed) % cine.n_frames} phases apart)")
         for name, (es_label, ed_volume) in results.items():
             esv = (es_label[es_z] == 1).sum() * ml

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from CardiacSSLLib.segment_frames import FRAME_MODES as FRAME_CHOICES
 
-PROPAGATE_CHOICES = ("fused", "registration", "adapt")  # CardiacSSLWorkflow.propagate_logic.METHODS
+PROPAGATE_CHOICES = ("calibrate", "fused", "registration", "adapt")  # CardiacSSLWorkflow.propagate_logic.METHODS
 
 DEVICE_CHOICES = ("auto", "gpu", "cpu")
 DEFAULT_STEPS = 300
@@ -46,7 +46,7 @@ if parameterNodeWrapper is not None:
         finetunePretrainedLrScale: Annotated[float, WithinRange(0.0, 10.0)] = 1.0
         finetuneFreezeSteps: Annotated[int, WithinRange(0, 100000)] = 0
         metricsTable: vtkMRMLTableNode
-        propagateMethod: Annotated[str, Choice(list(PROPAGATE_CHOICES))] = "fused"
+        propagateMethod: Annotated[str, Choice(list(PROPAGATE_CHOICES))] = "calibrate"
         volumeChart: vtkMRMLPlotChartNode
 
 else:

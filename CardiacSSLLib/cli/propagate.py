@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 from CardiacSSLLib.cli.common import add_progress_args, make_progress, prepare_out_dir
-
-METHODS = ("fused", "registration", "adapt")
+from CardiacSSLLib.propagation.methods import DEFAULT_METHOD, METHODS
 
 
 def add_parser(sub) -> None:
@@ -19,14 +18,15 @@ def add_parser(sub) -> None:
     p.add_argument("--frames", default="all", help="frames to update: all (default) or a comma list")
     p.add_argument(
         "--method",
-        default="fused",
+        default=DEFAULT_METHOD,
         choices=METHODS,
-        help="fused: registration fused with the labels' own edges (default); registration: warped labels only; "
-        "adapt: fine-tune the model on the corrected frames and re-segment",
+        help="calibrate: weigh the model's classes to agree with the corrected frames and re-segment the others "
+        "(default, best on ACDC); fused: registration fused with the labels' own edges; registration: warped "
+        "labels only; adapt: fine-tune the model on the corrected frames and re-segment",
     )
     p.add_argument("--band-mm", type=float, default=None, help="fused: width of the band where the labels' edges win")
     p.add_argument("--direct", action="store_true", help="register each frame to the corrected one directly (no chain)")
-    p.add_argument("--model", default="default", help="adapt: the model to fine-tune")
+    p.add_argument("--model", default="default", help="calibrate, adapt: the model that re-segments")
     p.add_argument("--convention", default="canonical", help="label convention of --labels: canonical, acdc, mnms")
     p.add_argument("--series", help="DICOM SeriesInstanceUID when the folder holds several cine series")
     p.add_argument("--out", default="propagated", help="output folder (default ./propagated)")
@@ -52,12 +52,10 @@ def _frames(spec: str, n: int, what: str) -> list[int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from CardiacSSLLib.errors import InputError
     from CardiacSSLLib.io import load_cine, load_label_file, write_segmentation
     from CardiacSSLLib.progress import CancelToken
-    from CardiacSSLLib.propagation.propagate import PropagationConfig, propagate
+    from CardiacSSLLib.propagation.methods import propagate_cine
 
     cine = load_cine(args.input, series=args.series)
     labels, _ = load_label_file(args.labels, args.convention, expect=cine)
@@ -75,19 +73,10 @@ def run(args: argparse.Namespace) -> int:
     restore = cancel.install_signal_handlers()
     progress = make_progress(args, total=1, description="propagate")
     try:
-        if args.method == "adapt":
-            from CardiacSSLLib.propagation.adapt import propagate_by_adaptation
-
-            new = propagate_by_adaptation(
-                args.model, cine, labels, corrected, targets, device=args.device, progress=progress, cancel=cancel
-            )
-        else:
-            config = replace(PropagationConfig(), fusion=args.method, chain=not args.direct)
-            if args.band_mm is not None:
-                config = replace(config, band_mm=args.band_mm)
-            g = cine.geometry
-            spacing = (g.spacing[1], g.spacing[0]) if g.spacing_known else None
-            new = propagate(cine.image, labels, corrected, spacing, config, targets, progress, cancel)
+        new = propagate_cine(
+            cine, labels, corrected, targets, args.method, args.model, args.device, args.band_mm,
+            chain=not args.direct, progress=progress, cancel=cancel,
+        )  # fmt: skip
     finally:
         progress.close()
         restore()

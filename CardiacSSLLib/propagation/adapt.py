@@ -100,11 +100,9 @@ def propagate_by_adaptation(
 ) -> np.ndarray:
     """A new label array: ``targets`` (default all but the corrected) re-segmented by the adapted model."""
     from CardiacSSLLib.inference import segment_cine
-    from CardiacSSLLib.propagation.propagate import check_inputs
+    from CardiacSSLLib.propagation.propagate import target_frames
 
-    corrected = check_inputs(cine.image, labels, corrected_frames)
-    wanted = range(cine.n_frames) if targets is None else sorted({int(t) % cine.n_frames for t in targets})
-    frames = [t for t in wanted if t not in corrected]
+    corrected, frames = target_frames(cine.image, labels, corrected_frames, targets)
     out = labels.copy()
     if not frames:
         return out

@@ -84,6 +84,16 @@ def check_inputs(image: np.ndarray, labels: np.ndarray, corrected: Sequence[int]
     return frames
 
 
+def target_frames(
+    image: np.ndarray, labels: np.ndarray, corrected: Sequence[int], targets: Sequence[int] | None
+) -> tuple[list[int], list[int]]:
+    """``(corrected, frames to update)`` after :func:`check_inputs`; ``targets`` None: every frame
+    not corrected; corrected frames are never among those to update."""
+    corrected = check_inputs(image, labels, corrected)
+    wanted = range(image.shape[0]) if targets is None else sorted({int(t) % image.shape[0] for t in targets})
+    return corrected, [t for t in wanted if t not in corrected]
+
+
 def propagate(
     image: np.ndarray,
     labels: np.ndarray,
