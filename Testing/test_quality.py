@@ -12,8 +12,8 @@ from CardiacSSLLib.io import write_cine, write_segmentation
 from CardiacSSLLib.quality.anatomy import slice_checks
 from CardiacSSLLib.quality.confidence import flip_disagreement
 from CardiacSSLLib.quality.curve import curve_checks
-from CardiacSSLLib.quality.report import COLUMNS
-from CardiacSSLLib.quality.score import quality_table
+from CardiacSSLLib.quality.report import COLUMNS, qc_rows
+from CardiacSSLLib.quality.score import QualityWeights, quality_table
 from helpers import small_phantom, tiny_checkpoint
 
 
@@ -57,6 +57,15 @@ def test_stack_end_checks_mark_small_slices_and_the_empty_slice_past_each_end():
     assert list(checks["beyond_heart"]) == [0, 1, 0, 0, 0, 1, 0]  # the heart may continue there, not further
     assert checks["small_slice"][[0, 1, 5, 6]].max() == 0  # no heart, nothing small
     assert slice_checks(np.stack([empty, empty]))["beyond_heart"].max() == 0  # no heart anywhere: no end
+    # priors raise the score but neither name a flag nor change the ranking: every frame has two ends
+    label = np.stack([np.stack([empty, empty, full, full, apex, empty, empty])] * 3)
+    table = quality_table(label, ed_frame=0)
+    without = quality_table(label, ed_frame=0, weights=QualityWeights(small_slice=0, beyond_heart=0))
+    rows = qc_rows(table)
+    assert max(r["beyond_heart"] for r in rows) == 1 and max(r["small_slice"] for r in rows) > 0.7
+    assert not any(prior in r["flags"] for r in rows for prior in ("small_slice", "beyond_heart"))
+    assert table.score[0, 1] > without.score[0, 1]  # the empty slice past the base scores higher
+    np.testing.assert_array_equal(table.benefit, without.benefit)
 
 
 def test_curve_checks_find_a_jump_and_an_ed_that_is_not_the_largest():

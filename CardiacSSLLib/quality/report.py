@@ -1,4 +1,8 @@
-"""``qc.csv``: one row per slice and frame, its flags, score and correction rank."""
+"""``qc.csv``: one row per slice and frame, its flags, score and correction rank.
+
+``flags`` names the evidence flags above :data:`~CardiacSSLLib.quality.score.FLAG_THRESHOLD`;
+every flag's value, the stack-end priors included, has its own column.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import os
 from pathlib import Path
 
 from CardiacSSLLib.errors import OutputExistsError
-from CardiacSSLLib.quality.score import FLAG_THRESHOLD, FLAGS, QualityTable
+from CardiacSSLLib.quality.score import FLAG_THRESHOLD, FLAGS, PRIOR_FLAGS, QualityTable
 
 COLUMNS = ("frame", "slice", "rank", "score", "benefit", "flags", *FLAGS)
 
@@ -26,7 +30,8 @@ def qc_rows(table: QualityTable) -> list[dict]:
                 "rank": rank,
                 "score": round(float(table.score[t, z]), 4),
                 "benefit": round(float(table.benefit[t, z]), 4),
-                "flags": " ".join(n for n, v in values.items() if v > FLAG_THRESHOLD),
+                # priors (stack ends) raise the score; only evidence names a flag
+                "flags": " ".join(n for n, v in values.items() if v > FLAG_THRESHOLD and n not in PRIOR_FLAGS),
                 **{n: round(v, 4) for n, v in values.items()},
             }
         )

@@ -4,9 +4,10 @@ The score is a weighted sum of the flags (each 0..1), the weights chosen on the 
 validation split (``benchmarks/qc_ranking.py``). The ranking orders slices by expected
 benefit of a correction: the score times the share of the frame's heart that lies in the
 slice over the cycle (a wrong large slice costs more Dice and volume than a wrong small one).
-The ranking's score leaves out the stack-end flags (:data:`NOT_RANKED`): they say where errors
-are common, which the share already weighs, and with them the top-k corrections closed less
-of the Dice gap on validation.
+The stack-end flags (:data:`PRIOR_FLAGS`) say where errors are common, not that a slice is wrong:
+they raise the score, but the ranking's score leaves them out (the share already weighs where a
+slice sits, and with them the top-k corrections closed less of the Dice gap on validation), and
+they are never named as a slice's flags (every frame has two ends: they would mark every frame).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class QualityWeights:
 
 
 FLAGS = ("flip_disagreement", *ANATOMY_CHECKS, *CURVE_CHECKS)
-NOT_RANKED = ("small_slice", "beyond_heart")
+PRIOR_FLAGS = ("small_slice", "beyond_heart")
 
 
 @dataclass
@@ -82,7 +83,7 @@ def quality_table(
     flags.update(curve_checks(label, ed_frame))
     w = asdict(weights)
     score = sum(w[name] * flags[name] for name in FLAGS) / sum(w.values())
-    ranked = [name for name in FLAGS if name not in NOT_RANKED]
+    ranked = [name for name in FLAGS if name not in PRIOR_FLAGS]
     evidence = sum(w[name] * flags[name] for name in ranked) / max(sum(w[name] for name in ranked), 1e-9)
     # a slice's size over the whole cycle, so an error that erases a structure does not hide itself
     heart = (label > 0).sum((-2, -1)).astype(float).max(0)
