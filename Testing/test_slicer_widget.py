@@ -518,6 +518,13 @@ def test_quality_table_goes_to_slices_and_propagation_undoes(gui, monkeypatch, t
     labels = dict(logic.frame_labels(result.segmentation, nodes.proxy))
     assert all(np.array_equal(labels[f], before[f]) for f in before)  # a stopped run changes nothing
 
+    from CardiacSSLPanel import install_logic
+
+    params.propagateMethod = "calibrate"  # runs the model: PyTorch is installed first, or nothing starts
+    monkeypatch.setattr(install_logic, "ensure_dependencies", lambda requirements, confirm: False)
+    ui.propagateButton.click()
+    assert ui.propagateButton.text == "Propagate correction" and gui.controller.quality.job.runner.is_running() is False
+    monkeypatch.setattr(install_logic, "ensure_dependencies", lambda requirements, confirm: True)
     params.propagateMethod = "registration"  # on the phantom "fused" keeps the damage: it lies within the band
     ui.propagateButton.click()
     gui.controller.quality.job.runner.wait(timeout=240)  # what the timer's polls do in Slicer

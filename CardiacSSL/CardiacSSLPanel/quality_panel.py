@@ -188,7 +188,11 @@ class QualityPanel:
         selected = self._selection()
         if selected is None:
             return
+        from CardiacSSLLib.propagation.methods import MODEL_METHODS
+
         p, logic = self.controller.parameterNode, self._logic()
+        if p.propagateMethod in MODEL_METHODS and not self.controller._dependenciesReady():
+            return  # the model's methods need PyTorch; the registration ones do not
         with slicer.util.tryWithErrorDisplay("Could not start the propagation."):
             corrected = self._corrected(logic, *selected)
             request = propagate_logic.prepare(
