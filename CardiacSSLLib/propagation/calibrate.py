@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from CardiacSSLLib.cine import Cine
-from CardiacSSLLib.labels import LV, MYO, RV
 from CardiacSSLLib.progress import CancelToken, Progress
 
 
@@ -31,12 +30,9 @@ class CalibrateConfig:
 
 def mean_dice(a: np.ndarray, b: np.ndarray) -> float:
     """Mean Dice over LV, MYO, RV; a structure absent from both counts as 1."""
-    scores = []
-    for s in (LV, MYO, RV):
-        pa, pb = a == s, b == s
-        total = int(pa.sum() + pb.sum())
-        scores.append(1.0 if total == 0 else 2.0 * float((pa & pb).sum()) / total)
-    return float(np.mean(scores))
+    from CardiacSSLLib.engine.finetune import dice_per_structure
+
+    return float(np.mean(np.nan_to_num(list(dice_per_structure(a, b).values()), nan=1.0)))
 
 
 def fit_factors(

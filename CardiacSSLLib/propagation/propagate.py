@@ -115,10 +115,9 @@ def propagate(
     config = config or PropagationConfig()
     if config.fusion not in FUSIONS:
         raise InputError(f"unknown fusion {config.fusion!r}; choose one of {', '.join(FUSIONS)}")
-    corrected = check_inputs(image, labels, corrected_frames)
+    corrected, frames = target_frames(image, labels, corrected_frames, targets)
     n_frames, n_slices = image.shape[:2]
-    wanted = range(n_frames) if targets is None else sorted({int(t) % n_frames for t in targets})
-    routes = plan(corrected, [t for t in wanted if t not in corrected], n_frames, config.chain)
+    routes = plan(corrected, frames, n_frames, config.chain)
     pairs = sorted(
         {(b, a) for path in routes.values() for a, b in zip(path, path[1:], strict=False)}
     )  # (fixed, moving)
