@@ -74,6 +74,40 @@ def calibrated_es(case: AcdcCase, acdc: str, model: str) -> np.ndarray:
     return propagate_by_calibration(model, cine, labels, [0], [1], device="cpu")[1]
 
 
+def ceilings(case: AcdcCase, acdc: str, model: str) -> dict[str, np.ndarray]:
+    """ES labels built with the manual ES itself, which no user has: upper bounds on what a
+    method of each kind could gain from any correction.
+
+    ``ceiling-calibrate``: the class factors fitted on the true ES (the best class balance);
+    ``ceiling-extent``: the model's ES with every structure removed from the slices where the
+    annotator drew none (perfect stack ends, no new drawing); ``ceiling-extent+missing``: also
+    the annotator's label pasted on slices the model left without a structure.
+    """
+    from acdc_cache import two_frame_cine
+
+    from CardiacSSLLib.inference import segment_cine, segment_probabilities
+    from CardiacSSLLib.postprocess import DEFAULT_STEPS
+    from CardiacSSLLib.propagation.calibrate import fit_factors
+
+    cine = two_frame_cine(acdc, case.patient)
+    probabilities, cfg = segment_probabilities(model, cine, [1], device="cpu")
+    steps = (cfg.get("postprocess") or {}).get("steps", DEFAULT_STEPS)
+    factors = fit_factors(probabilities, case.manual[1:2], steps)
+    out = {"ceiling-calibrate": segment_cine(model, cine, [1], device="cpu", class_factors=(1.0, *factors))[0]}
+    model_es, manual = case.pred[1], case.manual[1]
+    extent, missing = model_es.copy(), model_es.copy()
+    for z in range(model_es.shape[0]):
+        for s in STRUCTURES:
+            drawn, wanted = (model_es[z] == s).any(), (manual[z] == s).any()
+            if drawn and not wanted:
+                extent[z][model_es[z] == s] = 0
+                missing[z][model_es[z] == s] = 0
+            if wanted and not drawn:
+                missing[z][manual[z] == s] = s
+    out["ceiling-extent"], out["ceiling-extent+missing"] = extent, missing
+    return out
+
+
 def variants(case: AcdcCase, warped: np.ndarray, bands: list[float], offsets_mm: list[float]) -> dict[str, np.ndarray]:
     from CardiacSSLLib.propagation.fusion import fuse_band, fuse_extent
 
@@ -103,6 +137,7 @@ def main() -> None:
     ap.add_argument("--patients", default="", help="comma list of patients instead of the whole split")
     ap.add_argument("--adapt", action="store_true", help="also fast adaptation (about 2 min per patient on 1 CPU)")
     ap.add_argument("--no-calibrate", action="store_true", help="leave out calibration (it runs the model twice)")
+    ap.add_argument("--ceilings", action="store_true", help="also the upper bounds built from the true ES labels")
     ap.add_argument("--limit", type=int, default=0, help="first N patients only (a quick look)")
     ap.add_argument("--per-patient", default="extent", help="variant printed per patient next to the model")
     args = ap.parse_args()
@@ -126,6 +161,8 @@ def main() -> None:
         results = variants(case, warped_es(case, cache, config), bands, offsets)
         if not args.no_calibrate:
             results["calibrate"] = calibrated_es(case, args.acdc, args.model)
+        if args.ceilings:
+            results.update(ceilings(case, args.acdc, args.model))
         if args.adapt:
             results["adapt"] = adapted_es(case, args.acdc, args.model)
         uncorrected = lv_ef(case.pred[0], case.pred[1], case.voxel_ml)
@@ -139,13 +176,13 @@ def main() -> None:
         print(f"{p:<11} {case.group:<5} {m[0]:13.3f} {v[0]:9.3f} {abs(u[2]):12.1f} {abs(m[2]):8.1f} {abs(v[2]):9.1f}")
     big = [i for i, r in enumerate(rows["uncorrected"]) if abs(r[2]) > 5]
     print(f"\n{args.split}: {len(rows['model'])} patients; EF error > 5 points uncorrected: {len(big)}")
-    print(f"{'ES from':<20} {'ES Dice':>8} {'ESV MAE ml':>11} {'EF MAE':>7} {'EF MAE (>5 group)':>18}")
+    print(f"{'ES from':<22} {'ES Dice':>8} {'ESV MAE ml':>11} {'EF MAE':>7} {'EF MAE (>5 group)':>18}")
     for name, vals in rows.items():
         arr = np.array(vals)
         grp = f"{np.abs(arr[big, 2]).mean():.2f}" if big else "-"
         label = {"uncorrected": "uncorrected (ED too)", "model": "model, ED corrected"}.get(name, name)
         mae = np.abs(arr[:, 1:]).mean(0)
-        print(f"{label:<20} {arr[:, 0].mean():8.4f} {mae[0]:11.2f} {mae[1]:7.2f} {grp:>18}")
+        print(f"{label:<22} {arr[:, 0].mean():8.4f} {mae[0]:11.2f} {mae[1]:7.2f} {grp:>18}")
 
 
 if __name__ == "__main__":
