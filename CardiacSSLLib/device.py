@@ -51,13 +51,22 @@ def inference_autocast(device: torch.device, precision: str = "auto"):
     On a CPU with AMX / AVX512-BF16 a bf16 forward is ~2.5x faster than fp32 and the labels
     agree (README: speed and accuracy); elsewhere bf16 would be emulated, so ``auto`` keeps fp32.
     """
-    if precision not in PRECISIONS:
-        raise InputError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
     kind = device.type if device.type in ("cpu", "cuda") else "cpu"
-    native = device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
-    if precision == "bf16" or (precision == "auto" and native):
+    if inference_precision(device, precision) == "bf16":
         return torch.autocast(kind, dtype=torch.bfloat16)
     return torch.autocast(kind, enabled=False)
+
+
+def inference_precision(device: torch.device, precision: str = "auto") -> str:
+    """``bf16`` or ``fp32``: what :func:`inference_autocast` runs for ``precision`` on ``device``.
+
+    Benchmarks and evaluation reports print it: ``auto`` differs between CPUs (bf16 with AMX,
+    fp32 without), and the labels of the two differ in a few voxels, so their numbers do too.
+    """
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
+    native = device.type == "cuda" or (device.type == "cpu" and cpu_has_bf16())
+    return "bf16" if precision == "bf16" or (precision == "auto" and native) else "fp32"
 
 
 def autocast(device: torch.device, enabled: bool = True):

@@ -221,12 +221,14 @@ def summarise(dataset: str, cases: list[dict], patients: list[dict]) -> dict:
     }
 
 
-def predict_study(net, study: LabelledStudy, device: str = "auto", tta: bool = False, cleanup=True):
+def predict_study(
+    net, study: LabelledStudy, device: str = "auto", tta: bool = False, cleanup=True, precision: str = "auto"
+):
     """``{frame: (Z, Y, X) label map}`` of the study's ED and ES frames."""
     from CardiacSSLLib.inference import segment_cine
 
     frames = [study.ed] + ([study.es] if study.es is not None else [])
-    out = segment_cine(net, study.cine, frames=frames, device=device, tta=tta, cleanup=cleanup)
+    out = segment_cine(net, study.cine, frames=frames, device=device, tta=tta, cleanup=cleanup, precision=precision)
     if RV not in study.cine.structures:
         out[out == RV] = 0  # unannotated structure: its predictions are not errors
     return dict(zip(frames, out, strict=True))
@@ -241,10 +243,14 @@ def evaluate_studies(
     total: int | None = None,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
+    precision: str = "auto",
 ) -> dict:
-    """Segment ED and ES of each study and score them; see the module docstring."""
+    """Segment ED and ES of each study and score them; see the module docstring. The result
+    names the inference precision that ran (``auto`` is bf16 on some CPUs, fp32 on others)."""
+    from CardiacSSLLib.device import inference_precision, resolve_device
     from CardiacSSLLib.inference import load_model
 
+    ran = inference_precision(resolve_device(device), precision)
     net, _ = load_model(model)
     if progress is not None and total is not None:
         progress.total = total
@@ -252,13 +258,13 @@ def evaluate_studies(
     for i, study in enumerate(studies):
         if cancel is not None:
             cancel.check()
-        study_cases, patient = score_study(study, predict_study(net, study, device, tta))
+        study_cases, patient = score_study(study, predict_study(net, study, device, tta, precision=precision))
         cases += study_cases
         if patient is not None:
             patients.append(patient)
         if progress is not None:
             progress.step(i + 1, case=study.name)
-    return summarise(dataset, cases, patients)
+    return {**summarise(dataset, cases, patients), "precision": ran}
 
 
 def evaluate_acdc(
@@ -270,6 +276,7 @@ def evaluate_acdc(
     limit: int | None = None,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
+    precision: str = "auto",
 ) -> dict:
     """:func:`evaluate_studies` over the patients of an ACDC split (``limit``: the first N patients)."""
     from CardiacSSLLib.io.datasets import read_list
@@ -277,7 +284,7 @@ def evaluate_acdc(
     n = len({name.split("_")[0] for name in read_list(root, split)})
     studies = acdc_split_studies(root, split, limit)
     return evaluate_studies(
-        model, studies, f"acdc:{split}", device, tta, min(n, limit or n), progress=progress, cancel=cancel
+        model, studies, f"acdc:{split}", device, tta, min(n, limit or n), progress, cancel, precision
     )
 
 
@@ -289,15 +296,14 @@ def evaluate_sunnybrook(
     limit: int | None = None,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
+    precision: str = "auto",
 ) -> dict:
     """:func:`evaluate_studies` over the Sunnybrook cines (LV and MYO; spacing known)."""
     from CardiacSSLLib.io.datasets import list_sunnybrook
 
     n = len(list_sunnybrook(root))
     studies = sunnybrook_studies(root, limit)
-    return evaluate_studies(
-        model, studies, "sunnybrook", device, tta, min(n, limit or n), progress=progress, cancel=cancel
-    )
+    return evaluate_studies(model, studies, "sunnybrook", device, tta, min(n, limit or n), progress, cancel, precision)
 
 
 def evaluate_folder(
@@ -309,7 +315,8 @@ def evaluate_folder(
     limit: int | None = None,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
+    precision: str = "auto",
 ) -> dict:
     """:func:`evaluate_studies` over the labelled studies of a user's folder."""
     studies = itertools.islice(folder_studies(folder, convention), limit)
-    return evaluate_studies(model, studies, Path(folder).name, device, tta, limit, progress=progress, cancel=cancel)
+    return evaluate_studies(model, studies, Path(folder).name, device, tta, limit, progress, cancel, precision)

@@ -118,7 +118,8 @@ def format_summary(result: dict) -> str:
     """Dice per phase and the clinical agreement table (overall; groups in the CSV)."""
     summ = result["summary"]
     n_patients = len({c["case"] for c in result["cases"]})
-    lines = [f"{result['dataset']}: {n_patients} studies (distances in {summ.get('distance_unit', '?')})"]
+    ran = f", {result['precision']} inference" if result.get("precision") else ""
+    lines = [f"{result['dataset']}: {n_patients} studies (distances in {summ.get('distance_unit', '?')}{ran})"]
     phases = result.get("summary_by_phase") or {"all": summ}
     for phase, s in phases.items():
         lines += _dice_table(s, phase)

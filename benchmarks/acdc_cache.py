@@ -53,10 +53,26 @@ def two_frame_cine(acdc: str | Path, patient: str):
     )
 
 
+def inference_note() -> str:
+    """Which precision ``auto`` runs on this CPU: the labels of bf16 (CPUs with AMX) and fp32
+    inference differ in a few voxels, so every benchmark prints it next to its numbers."""
+    import torch
+
+    from CardiacSSLLib.device import cpu_has_bf16, inference_precision
+
+    ran = inference_precision(torch.device("cpu"), "auto")
+    return f"{ran} inference (auto on this CPU: {'native' if cpu_has_bf16() else 'no native'} bf16)"
+
+
 def load_case(acdc: str | Path, patient: str, model: str, cache: str | Path) -> AcdcCase:
-    """The patient's case, segmenting and caching it on first use."""
+    """The patient's case, segmenting and caching it on first use (one cache per inference precision)."""
+    import torch
+
+    from CardiacSSLLib.device import inference_precision
+
     cine = two_frame_cine(acdc, patient)
-    path = Path(cache) / model.replace("/", "_") / f"{patient}.npz"
+    ran = inference_precision(torch.device("cpu"), "auto")
+    path = Path(cache) / model.replace("/", "_") / ran / f"{patient}.npz"
     if path.is_file():
         stored = np.load(path)
         pred, flips = stored["pred"], [stored[k] for k in sorted(stored.files) if k.startswith("flip")]

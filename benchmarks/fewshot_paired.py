@@ -79,6 +79,7 @@ def score_cell(out: Path, acdc: str, init: str | None, n: int, draw: int, args) 
     dice["mean"] = r["summary"]["mean"]["dice"]
     patients = json.loads((out / "model.json").read_text())["training"]["acdc_train"]
     record = {"init": init or "scratch", "n": n, "draw": draw, "split": args.split, "patients": patients, "dice": dice}
+    record["precision"] = r["precision"]  # scoring's inference: bf16 on CPUs with AMX, else fp32
     record["cleanup"] = list(DEFAULT_STEPS)
     (out / "result.json").write_text(json.dumps(record, indent=1))
     return record
@@ -124,7 +125,11 @@ def main() -> None:
         done = list(pool.map(one, cells))
     results = {(init or "scratch", n, draw): r for (n, draw, init), r in zip(cells, done, strict=True)}
 
-    print(f"\nACDC {args.split}, {args.steps} steps, {args.draws} draws (paired: same patients and seed)")
+    ran = sorted({r.get("precision", "unrecorded") for r in done})
+    print(
+        f"\nACDC {args.split}, {args.steps} steps, {args.draws} draws (paired: same patients and seed); "
+        f"scored with {'/'.join(ran)} inference"
+    )
     header = " ".join(f"{s:>15}" for s in STRUCTURES)
     for n in shots:
         print(f"\nn = {n}: Dice (mean over draws) and paired gain over scratch (mean +- SD)\n{'start':28} {header}")

@@ -19,7 +19,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from acdc_cache import AcdcCase, load_case, patients
+from acdc_cache import AcdcCase, inference_note, load_case, patients
 
 STRUCTURES = (1, 2, 3)
 
@@ -175,7 +175,10 @@ def main() -> None:
         m, u, v = rows["model"][-1], rows["uncorrected"][-1], rows[args.per_patient][-1]
         print(f"{p:<11} {case.group:<5} {m[0]:13.3f} {v[0]:9.3f} {abs(u[2]):12.1f} {abs(m[2]):8.1f} {abs(v[2]):9.1f}")
     big = [i for i, r in enumerate(rows["uncorrected"]) if abs(r[2]) > 5]
-    print(f"\n{args.split}: {len(rows['model'])} patients; EF error > 5 points uncorrected: {len(big)}")
+    print(
+        f"\n{args.split}: {len(rows['model'])} patients, {inference_note()}; "
+        f"EF error > 5 points uncorrected: {len(big)}"
+    )
     print(f"{'ES from':<22} {'ES Dice':>8} {'ESV MAE ml':>11} {'EF MAE':>7} {'EF MAE (>5 group)':>18}")
     for name, vals in rows.items():
         arr = np.array(vals)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from acdc_cache import load_case, patients
+from acdc_cache import inference_note, load_case, patients
 from scipy.stats import rankdata
 
 BAD_DICE = 0.8
@@ -99,7 +99,7 @@ def main() -> None:
     bad = d[keep] < BAD_DICE
     print(
         f"{args.split}: {len(volumes)} volumes, {keep.sum()} slices with a structure, "
-        f"{bad.sum()} with Dice < {BAD_DICE}"
+        f"{bad.sum()} with Dice < {BAD_DICE}; {inference_note()}"
     )
     print(f"{'flag':<18} {'ROC AUC':>7}")
     for name, values in flags.items():

@@ -36,6 +36,12 @@ def add_parser(sub) -> None:
     p.add_argument("--gt", help="ground-truth label file for --pred")
     p.add_argument("--gt-convention", default="canonical", help="label convention of --gt: canonical, acdc, mnms")
     p.add_argument("--tta", action="store_true", help="average the predictions of 4 flips (slower)")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="auto: bf16 on a GPU and on CPUs that compute bf16 natively, else fp32 (the report names which ran)",
+    )
     p.add_argument("--limit", type=int, help="only the first N patients of each dataset")
     p.add_argument("--json-out", help="write all per-case scores to this JSON file")
     add_progress_args(p)
@@ -68,16 +74,33 @@ def run(args: argparse.Namespace) -> int:
         results.append(_score_files(args))
     if args.acdc:
         progress = make_progress(args, 1, f"ACDC {args.split}")
-        results.append(evaluate_acdc(args.model, args.acdc, args.split, args.device, args.tta, args.limit, progress))
+        results.append(
+            evaluate_acdc(
+                args.model, args.acdc, args.split, args.device, args.tta, args.limit, progress, precision=args.precision
+            )
+        )
         progress.close()
     if args.sunnybrook:
         progress = make_progress(args, 1, "Sunnybrook")
-        results.append(evaluate_sunnybrook(args.model, args.sunnybrook, args.device, args.tta, args.limit, progress))
+        results.append(
+            evaluate_sunnybrook(
+                args.model, args.sunnybrook, args.device, args.tta, args.limit, progress, precision=args.precision
+            )
+        )
         progress.close()
     if args.data:
         progress = make_progress(args, 1, Path(args.data).name)
         results.append(
-            evaluate_folder(args.model, args.data, args.convention, args.device, args.tta, args.limit, progress)
+            evaluate_folder(
+                args.model,
+                args.data,
+                args.convention,
+                args.device,
+                args.tta,
+                args.limit,
+                progress,
+                precision=args.precision,
+            )
         )
         progress.close()
     if not results:
