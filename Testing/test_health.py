@@ -82,8 +82,25 @@ def test_pretraining_records_health_on_the_backbone(tmp_path):
     assert all(v > 0 for v in health["drift"].values())  # three AdamW steps move every layer
 
 
-def test_pretraining_stops_once_the_health_checks_pass(tmp_path):
+def test_pretraining_stops_once_the_health_checks_pass(tmp_path, monkeypatch):
+    """The stop rule, on a real pretraining run whose checks are measured at every checkpoint.
+
+    The verdict is the real report's, except that the first checkpoint is made to fail: how fast a
+    12-step toy run passes depends on the CPU's rounding (its bottleneck rank sits at the threshold:
+    14.0 against half of random's 30.1 on an AMD EPYC, above it on a Xeon), and the rule, not the
+    toy run's numbers, is what this test is about.
+    """
+    from dataclasses import replace
+
+    import CardiacSSLLib.engine.health as health
     from CardiacSSLLib.engine.pretrain import PretrainConfig, pretrain
+
+    real, calls = health.pretraining_health, []
+
+    def first_fails(*args, **kwargs):
+        report = real(*args, **kwargs)
+        calls.append(report)
+        return replace(report, failures=["first checkpoint"]) if len(calls) == 1 else replace(report, failures=[])
 
     def run(name: str, stop: bool):
         cfg = PretrainConfig(
@@ -95,17 +112,24 @@ def test_pretraining_stops_once_the_health_checks_pass(tmp_path):
             batch_size=4,
             image_size=64,
             features=(8, 16, 32),
-            lr=0.03,  # large steps: the layers move within a few steps
             device="cpu",
             stop_when_healthy=stop,
         )
         return pretrain(cfg)
 
-    full, early = run("full", False), run("early", True)
+    full = run("full", False)
     assert full.steps == 12
+    monkeypatch.setattr(health, "pretraining_health", first_fails)
+    early = run("early", True)
     events = [json.loads(line) for line in (tmp_path / "early" / "log.jsonl").read_text().splitlines()]
     checks = [e for e in events if e["event"] == "health" and "step" in e]
-    assert checks and checks[-1]["passed"] and early.steps == checks[-1]["step"] < 12
-    assert all(not e["passed"] for e in checks[:-1])  # it stopped at the first passing checkpoint
+    # checked at step 4 (failed), stopped at step 8, the first checkpoint that passed
+    assert [(e["step"], e["passed"]) for e in checks] == [(4, False), (8, True)] and early.steps == 8
+    assert [e["reason"] for e in events if e["event"] == "stop"] == ["backbone health checks passed"]
     saved = json.loads(early.backbones["backbone"].with_suffix(".json").read_text())
-    assert saved["health"]["passed"]
+    assert saved["health"]["passed"] and saved["health"]["rank"]["bottleneck"] == calls[1].rank["bottleneck"]
+    # the weights saved are those of step 8, not of a finished schedule: they differ from the full run's
+    from safetensors.torch import load_file
+
+    a, b = (load_file(r.backbones["backbone"]) for r in (early, full))
+    assert any(not (a[k] == b[k]).all() for k in a)
