@@ -94,16 +94,11 @@ def ceilings(case: AcdcCase, acdc: str, model: str) -> dict[str, np.ndarray]:
     steps = (cfg.get("postprocess") or {}).get("steps", DEFAULT_STEPS)
     factors = fit_factors(probabilities, case.manual[1:2], steps)
     out = {"ceiling-calibrate": segment_cine(model, cine, [1], device="cpu", class_factors=(1.0, *factors))[0]}
+    from CardiacSSLLib.propagation.fusion import fuse_extent
+
+    # fuse_extent with the true ES as the "corrected frame": its slices decide, nothing is warped
     model_es, manual = case.pred[1], case.manual[1]
-    extent, missing = model_es.copy(), model_es.copy()
-    for z in range(model_es.shape[0]):
-        for s in STRUCTURES:
-            drawn, wanted = (model_es[z] == s).any(), (manual[z] == s).any()
-            if drawn and not wanted:
-                extent[z][model_es[z] == s] = 0
-                missing[z][model_es[z] == s] = 0
-            if wanted and not drawn:
-                missing[z][manual[z] == s] = s
+    extent, missing = fuse_extent(manual, np.zeros_like(manual), model_es), fuse_extent(manual, manual, model_es)
     out["ceiling-extent"], out["ceiling-extent+missing"] = extent, missing
     return out
 
